@@ -1,0 +1,143 @@
+"""One typed settings object for the CLI, the DAGs, the dashboard, the notebooks and the tests.
+
+Settings resolve in one order: the process environment, then a `.env` file in the working
+directory (or the file named by `CLICKLAKE_ENV_FILE`), then the defaults below. With nothing
+set, everything lives under `./.clicklake` (the embedded mode). Point `CLICKLAKE_CATALOG` at a
+Postgres DSN and the URIs at `s3://` buckets and the same code runs on servers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+STREAMS = ("browser_events", "device_events", "geo_events", "location_events", "products")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting ClickLake reads; `.env.example` documents each one."""
+
+    home: Path = Path(".clicklake")
+    source_uri: str = ""
+    landing_uri: str = ""
+    data_path: str = ""
+    catalog: str = ""
+    s3_endpoint: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = field(default="", repr=False)
+    s3_region: str = "us-east-1"
+    s3_url_style: str = "path"
+    timezone: str = "UTC"
+    lookback_hours: int = 48
+    workers: int = 4
+    streams: tuple[str, ...] = STREAMS
+
+    def __post_init__(self) -> None:
+        # Derived defaults all hang off CLICKLAKE_HOME so one variable moves the whole lake.
+        home = Path(self.home).expanduser()
+        object.__setattr__(self, "home", home)
+        defaults = {
+            "source_uri": str(home / "source"),
+            "landing_uri": str(home / "landing"),
+            "data_path": str(home / "lake"),
+            "catalog": f"sqlite:{home / 'catalog.sqlite'}",
+        }
+        for name, value in defaults.items():
+            if not getattr(self, name):
+                object.__setattr__(self, name, value)
+        if self.lookback_hours < 0 or self.workers < 1:
+            raise ConfigError("CLICKLAKE_LOOKBACK_HOURS must be >= 0 and CLICKLAKE_WORKERS >= 1")
+
+    @property
+    def catalog_is_postgres(self) -> bool:
+        return self.catalog.startswith(("postgres:", "postgresql:", "postgres://"))
+
+    def ducklake_catalog(self) -> str:
+        """The catalog as DuckLake's ATTACH wants it: `sqlite:<file>`, `duckdb:<file>` or
+        `postgres:<libpq key=value string>` (a `postgresql://` URL is converted)."""
+        cat = self.catalog
+        if cat.startswith(("postgresql://", "postgres://")):
+            return "postgres:" + _libpq_from_url(cat)
+        if cat.startswith(("sqlite:", "duckdb:", "postgres:")):
+            return cat
+        raise ConfigError(
+            f"CLICKLAKE_CATALOG={cat!r} is not understood: use sqlite:<file>, duckdb:<file> "
+            "or postgresql://user:password@host:port/db"
+        )
+
+    def uses_s3(self) -> bool:
+        return any(u.startswith("s3://") for u in (self.source_uri, self.landing_uri, self.data_path))
+
+
+_ENV_NAMES = {
+    "home": "CLICKLAKE_HOME",
+    "source_uri": "CLICKLAKE_SOURCE_URI",
+    "landing_uri": "CLICKLAKE_LANDING_URI",
+    "data_path": "CLICKLAKE_DATA_PATH",
+    "catalog": "CLICKLAKE_CATALOG",
+    "s3_endpoint": "CLICKLAKE_S3_ENDPOINT",
+    "s3_access_key_id": "CLICKLAKE_S3_ACCESS_KEY_ID",
+    "s3_secret_access_key": "CLICKLAKE_S3_SECRET_ACCESS_KEY",
+    "s3_region": "CLICKLAKE_S3_REGION",
+    "s3_url_style": "CLICKLAKE_S3_URL_STYLE",
+    "timezone": "CLICKLAKE_TIMEZONE",
+    "lookback_hours": "CLICKLAKE_LOOKBACK_HOURS",
+    "workers": "CLICKLAKE_WORKERS",
+}
+
+
+def _libpq_from_url(url: str) -> str:
+    u = urlparse(url)
+    parts = {
+        "host": u.hostname,
+        "port": u.port,
+        "user": unquote(u.username) if u.username else None,
+        "password": unquote(u.password) if u.password else None,
+        "dbname": u.path.lstrip("/") or None,
+    }
+    return " ".join(f"{k}={v}" for k, v in parts.items() if v)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse a `.env` file: `KEY=value` lines, `#` comments, optional quotes."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Build the settings from `env` (default: the process environment) over the `.env` file."""
+    environ = dict(os.environ if env is None else env)
+    env_file = Path(environ.get("CLICKLAKE_ENV_FILE", ".env"))
+    merged = {**read_env_file(env_file), **environ}
+    kwargs: dict[str, object] = {}
+    types = {f.name: f.type for f in fields(Settings)}
+    for name, var in _ENV_NAMES.items():
+        value = merged.get(var, "").strip()
+        if not value:
+            continue
+        if types[name] in ("int", int):
+            try:
+                kwargs[name] = int(value)
+            except ValueError as exc:
+                raise ConfigError(f"{var}={value!r} is not a whole number") from exc
+        else:
+            kwargs[name] = value
+    return Settings(**kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,247 @@
+"""Extract: source objects → JSONL in landing, each source object version exactly once.
+
+For every stream, list the source objects of the hours being run plus a lookback window (so a
+file that arrives late in an earlier hour's folder is still found), skip the versions already
+in `ops.landed_files`, decompress, and split the lines in DuckDB: JSON objects go to the landing
+file, anything else goes to a rejected sidecar with its line number and reason. The landing file
+keeps line numbers: a rejected or blank line stays as an empty line, so line N of the landing
+file is line N of the source.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path, PurePosixPath
+
+import duckdb
+
+from clicklake.config import Settings
+from clicklake.lake import retry_transaction, transaction
+from clicklake.storage import ObjectInfo, join, list_objects, local_copy, temp_dir
+
+_PARTITION = re.compile(r"/date=(\d{4}-\d{2}-\d{2})(?:/hour=(\d{2}))?/")
+_SUFFIXES = (".jsonl", ".ndjson", ".json")
+MAX_LINE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class LandedFile:
+    stream: str
+    source: ObjectInfo
+    landing_uri: str
+    rejected_uri: str | None
+    lines_in: int
+    lines_invalid: int
+
+
+@dataclass
+class ExtractResult:
+    stream: str
+    listed: int = 0
+    skipped: int = 0
+    ignored: list[str] = field(default_factory=list)
+    landed: list[LandedFile] = field(default_factory=list)
+
+    @property
+    def lines_in(self) -> int:
+        return sum(f.lines_in for f in self.landed)
+
+    @property
+    def lines_invalid(self) -> int:
+        return sum(f.lines_invalid for f in self.landed)
+
+
+def partition_of(uri: str) -> tuple[date, int | None] | None:
+    """The (date, hour) a source object sits under, from its `date=/hour=` folders."""
+    m = _PARTITION.search(uri)
+    if not m:
+        return None
+    return date.fromisoformat(m.group(1)), int(m.group(2)) if m.group(2) else None
+
+
+def in_window(uri: str, start: datetime, end: datetime) -> bool:
+    """Whether the object's folder hour (or day, for daily exports) overlaps [start, end)."""
+    part = partition_of(uri)
+    if part is None:
+        return False
+    day, hour = part
+    lo = datetime(day.year, day.month, day.day, hour or 0, tzinfo=UTC)
+    hi = lo + (timedelta(hours=1) if hour is not None else timedelta(days=1))
+    return lo < end and hi > start
+
+
+def source_objects(settings: Settings, stream: str, start: datetime, end: datetime) -> list[ObjectInfo]:
+    """The stream's source objects whose folder lies in [start - lookback, end)."""
+    lo = start - timedelta(hours=settings.lookback_hours)
+    found: list[ObjectInfo] = []
+    day = lo.date()
+    while day <= (end - timedelta(microseconds=1)).date():
+        prefix = join(settings.source_uri, stream, f"date={day.isoformat()}")
+        found += [o for o in list_objects(settings, prefix) if in_window(o.uri, lo, end)]
+        day += timedelta(days=1)
+    return found
+
+
+def landing_name(obj: ObjectInfo, member: str | None = None) -> str:
+    """`date=.../hour=.../<stem>-<etag8>[__<member>].jsonl`: a new version gets a new name."""
+    rel = obj.uri[_PARTITION.search(obj.uri).start() + 1 :]
+    folder, name = rel.rsplit("/", 1)
+    stem = _strip_suffixes(name)
+    if member:
+        stem += "__" + _strip_suffixes(PurePosixPath(member).name)
+    return f"{folder}/{stem}-{obj.etag[:8]}.jsonl"
+
+
+def _strip_suffixes(name: str) -> str:
+    for suffix in (".gz", ".zip", *_SUFFIXES):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def _kind(uri: str) -> str | None:
+    name = uri.lower()
+    if name.endswith(".zip"):
+        return "zip"
+    if name.endswith(tuple(s + ".gz" for s in _SUFFIXES)):
+        return "gzip"
+    if name.endswith(_SUFFIXES):
+        return "none"
+    return None
+
+
+def split_lines(
+    con: duckdb.DuckDBPyConnection, path: str, compression: str, landing_uri: str, rejected_uri: str
+) -> tuple[int, int]:
+    """Split one JSONL file into landing (objects) and a rejected sidecar; return (lines, bad).
+
+    Blank lines are not rows. Each line is read as text (the delimiter is a control character
+    that valid JSON cannot hold unescaped) so that invalid JSON is seen, numbered and kept.
+    """
+    con.execute(
+        """
+        create or replace temp table _lines as
+        select
+            line_no,
+            line,
+            case
+                when not json_valid(line) then 'invalid JSON'
+                when json_type(line) <> 'OBJECT' then 'not a JSON object'
+            end as reason
+        from (
+            select row_number() over () as line_no, line
+            from read_csv(
+                $path, columns = {'line': 'VARCHAR'}, header = false, delim = chr(1),
+                quote = '', escape = '', comment = '', auto_detect = false,
+                strict_mode = false, max_line_size = $max, compression = $compression
+            )
+        )
+        where trim(coalesce(line, '')) <> ''
+        """,
+        {"path": path, "max": MAX_LINE_BYTES, "compression": compression},
+    )
+    lines, bad = con.execute(
+        "select count(*), count(reason) from _lines"
+    ).fetchone()
+    con.execute(
+        f"""
+        copy (
+            select coalesce(l.line, '')
+            from range(1, (select coalesce(max(line_no), 0) + 1 from _lines)) r(line_no)
+            left join _lines l on l.line_no = r.line_no and l.reason is null
+            order by r.line_no
+        ) to '{_sql_str(landing_uri)}' (format csv, header false, quote '', escape '',
+            delimiter chr(1))
+        """
+    )
+    if bad:
+        con.execute(
+            f"""
+            copy (select line_no, reason, line from _lines where reason is not null
+                  order by line_no)
+            to '{_sql_str(rejected_uri)}' (format json)
+            """
+        )
+    con.execute("drop table _lines")
+    return lines, bad
+
+
+def _sql_str(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def land_object(
+    con: duckdb.DuckDBPyConnection, settings: Settings, stream: str, obj: ObjectInfo
+) -> list[LandedFile]:
+    """Land one source object (every member of a zip) and return what was written."""
+    kind = _kind(obj.uri)
+    landed = []
+    if kind == "zip":
+        with local_copy(settings, obj.uri) as zpath, temp_dir() as tmp:
+            with zipfile.ZipFile(zpath) as zf:
+                members = [m for m in zf.namelist() if _kind(m) in ("none", "gzip")]
+                for member in members:
+                    target = Path(zf.extract(member, tmp))
+                    landed.append(_land(con, settings, stream, obj, str(target), _kind(member), member))
+        return landed
+    return [_land(con, settings, stream, obj, obj.uri, kind, None)]
+
+
+def _land(con, settings, stream, obj, path, compression, member) -> LandedFile:
+    name = landing_name(obj, member)
+    landing_uri = join(settings.landing_uri, stream, name)
+    rejected_uri = join(settings.landing_uri, "_rejected", stream, name)
+    for uri in (landing_uri, rejected_uri):
+        if not uri.startswith("s3://"):
+            Path(uri).parent.mkdir(parents=True, exist_ok=True)
+    lines, bad = split_lines(con, path, compression, landing_uri, rejected_uri)
+    return LandedFile(stream, obj, landing_uri, rejected_uri if bad else None, lines, bad)
+
+
+def extract_stream(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    stream: str,
+    start: datetime,
+    end: datetime,
+    run_id: str,
+) -> ExtractResult:
+    """Land the stream's new source objects for [start, end) and record them in the manifest.
+
+    Safe to retry: landing names are derived from the source object and its etag, so a crash
+    before the manifest commit only means the same files are written again.
+    """
+    result = ExtractResult(stream)
+    objects = source_objects(settings, stream, start, end)
+    result.listed = len(objects)
+    landed = {
+        (uri, etag, size)
+        for uri, etag, size in con.execute(
+            "select source_uri, source_etag, source_size from ops.landed_files where stream = ?",
+            [stream],
+        ).fetchall()
+    }
+    for obj in objects:
+        if (obj.uri, obj.etag, obj.size) in landed:
+            result.skipped += 1
+        elif _kind(obj.uri) is None:
+            result.ignored.append(obj.uri)
+        else:
+            result.landed += land_object(con, settings, stream, obj)
+    if result.landed:
+        rows = [
+            (f.stream, f.source.uri, f.source.size, f.source.etag, f.landing_uri, f.rejected_uri,
+             f.lines_in, f.lines_invalid, run_id)
+            for f in result.landed
+        ]
+        retry_transaction(lambda: _record(con, rows))
+    return result
+
+
+def _record(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
+    with transaction(con):
+        con.executemany(
+            "insert into ops.landed_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, now())", rows
+        )

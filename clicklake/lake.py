@@ -1,0 +1,227 @@
+"""Open the lake: the one function the CLI, the DAGs, the dashboard, notebooks and tests use.
+
+`connect()` gives a DuckDB connection with the DuckLake catalog attached as `lake` (and made
+the default database), so `raw.browser_events` or `mart.daily_kpis` just work. Extensions come
+from the `duckdb-extension-*` wheels; DuckDB is told never to install anything itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlparse
+
+import duckdb
+
+from clicklake.config import ConfigError, Settings, load_settings
+from clicklake.storage import ensure_folder
+
+log = logging.getLogger(__name__)
+
+SQL_DIR = Path(os.environ.get("CLICKLAKE_SQL_DIR") or Path(__file__).resolve().parents[1] / "sql")
+SCHEMAS = ("raw", "stage", "mart", "ops")
+T = TypeVar("T")
+
+_EXTENSION_MODULES = {
+    "ducklake": "duckdb_extension_ducklake",
+    "httpfs": "duckdb_extension_httpfs",
+    "postgres_scanner": "duckdb_extension_postgres_scanner",
+    "sqlite_scanner": "duckdb_extension_sqlite_scanner",
+}
+
+
+class LakeError(RuntimeError):
+    """The lake cannot be opened (no catalog yet, catalog unreachable, bad settings)."""
+
+
+def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Load an extension from its PyPI wheel; never from the network."""
+    module = importlib.import_module(_EXTENSION_MODULES[name])
+    path = (
+        Path(module.__file__).parent
+        / "extensions"
+        / f"v{duckdb.__version__}"
+        / f"{name}.duckdb_extension"
+    )
+    if not path.is_file():
+        raise LakeError(f"extension {name} for DuckDB {duckdb.__version__} missing at {path}")
+    con.execute(f"LOAD '{path}'")
+
+
+def new_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """A bare in-memory DuckDB with ClickLake's extensions and S3 secret, no lake attached."""
+    con = duckdb.connect(
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        }
+    )
+    load_extension(con, "ducklake")
+    if settings.catalog_is_postgres:
+        load_extension(con, "postgres_scanner")
+    elif settings.catalog.startswith("sqlite:"):
+        load_extension(con, "sqlite_scanner")
+    if settings.uses_s3() or settings.s3_endpoint:
+        load_extension(con, "httpfs")
+        _create_s3_secret(con, settings)
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _create_s3_secret(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    endpoint = urlparse(settings.s3_endpoint) if settings.s3_endpoint else None
+    options = {
+        "KEY_ID": settings.s3_access_key_id,
+        "SECRET": settings.s3_secret_access_key,
+        "REGION": settings.s3_region,
+        "URL_STYLE": settings.s3_url_style,
+    }
+    if endpoint:
+        options["ENDPOINT"] = endpoint.netloc or endpoint.path
+    body = ", ".join(f"{k} {_quote(v)}" for k, v in options.items() if v)
+    use_ssl = "false" if endpoint and endpoint.scheme == "http" else "true"
+    con.execute(f"CREATE OR REPLACE SECRET clicklake_s3 (TYPE s3, {body}, USE_SSL {use_ssl})")
+
+
+def _quote(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _catalog_exists(settings: Settings) -> bool:
+    cat = settings.ducklake_catalog()
+    kind, _, target = cat.partition(":")
+    if kind in ("sqlite", "duckdb"):
+        path = Path(target)
+        if not path.is_file():
+            return False
+        if kind == "sqlite":
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+                found = db.execute(
+                    "select 1 from sqlite_master where name = 'ducklake_metadata'"
+                ).fetchone()
+            return found is not None
+    return True
+
+
+def connect(read_only: bool = False, settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the lake: extensions, S3 secret, DuckLake catalog attached as `lake`.
+
+    A writer creates the catalog, the schemas (`raw`, `stage`, `mart`, `ops`) and the raw and
+    ops tables when they are missing. A reader (`read_only=True`) cannot change anything and
+    raises `LakeError` when there is no lake yet.
+    """
+    settings = settings or load_settings()
+    try:
+        catalog = settings.ducklake_catalog()
+    except ConfigError as exc:
+        raise LakeError(str(exc)) from exc
+    if read_only and not _catalog_exists(settings):
+        raise LakeError("no lake yet: run `make demo` or `clicklake run` first")
+    if not read_only:
+        if catalog.startswith(("sqlite:", "duckdb:")):
+            Path(catalog.partition(":")[2]).parent.mkdir(parents=True, exist_ok=True)
+        if catalog.startswith("sqlite:"):
+            _sqlite_wal(Path(catalog.partition(":")[2]))
+        ensure_folder(settings.data_path)
+    con = new_connection(settings)
+    data_path = settings.data_path.rstrip("/") + "/"
+    options = [f"DATA_PATH {_quote(data_path)}"]
+    if read_only:
+        options.append("READ_ONLY")
+    try:
+        con.execute(f"ATTACH {_quote('ducklake:' + catalog)} AS lake ({', '.join(options)})")
+    except duckdb.Error as exc:
+        con.close()
+        where = catalog.split("password=")[0]
+        raise LakeError(f"cannot open the lake catalog ({where.strip()}): {_first_line(exc)}") from exc
+    con.execute("USE lake")
+    if not read_only:
+        retry_transaction(lambda: _init_lake(con))
+    return con
+
+
+def _sqlite_wal(path: Path) -> None:
+    """Put a SQLite catalog in WAL mode (persistent): readers then never block the writer."""
+    with sqlite3.connect(path) as db:
+        db.execute("pragma journal_mode=wal")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _init_lake(con: duckdb.DuckDBPyConnection) -> None:
+    """Create what is missing: schemas, then the tables of `sql/raw` and `sql/ops`."""
+    have = {
+        (s, t)
+        for s, t in con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = 'lake'"
+        ).fetchall()
+    }
+    schemas = {r[0] for r in con.execute(
+        "select schema_name from duckdb_schemas() where database_name = 'lake'"
+    ).fetchall()}
+    todo = [s for s in SCHEMAS if s not in schemas]
+    ddl = [
+        path
+        for layer in ("raw", "ops")
+        for path in sorted((SQL_DIR / layer).glob("*.sql"))
+        if (layer, path.stem) not in have
+    ]
+    if not todo and not ddl:
+        return
+    with transaction(con):
+        for schema in todo:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS lake.{schema}")
+        for path in ddl:
+            con.execute(path.read_text())
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN ... COMMIT, rolled back on any error (a failed COMMIT has rolled back already)."""
+    con.execute("begin")
+    try:
+        yield con
+    except BaseException:
+        with suppress(duckdb.Error):
+            con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether an error is a DuckLake write-write conflict that a retry can resolve."""
+    text = str(exc).lower()
+    return isinstance(exc, duckdb.TransactionException) or (
+        isinstance(exc, duckdb.Error)
+        and any(s in text for s in ("conflict", "database is locked", "could not serialize"))
+    )
+
+
+def retry_transaction(fn: Callable[[], T], attempts: int = 8, base_delay: float = 0.05) -> T:
+    """Run `fn` (a whole transaction) again on conflict, with jittered exponential backoff.
+
+    DuckLake does not retry conflicting commits for us: a concurrent DELETE+INSERT on the same
+    table fails one side with a TransactionException, and the only safe retry is the whole
+    transaction, which `fn` must be.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except duckdb.Error as exc:
+            if not is_conflict(exc) or attempt == attempts:
+                raise
+            delay = base_delay * 2 ** (attempt - 1) * (1 + random.random())
+            log.info("write conflict (%s), retry %d in %.2fs", _first_line(exc), attempt, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+

@@ -1,0 +1,232 @@
+"""Load raw: landed JSONL → `raw.<stream>`, each landed file exactly once.
+
+The raw table's DDL in `sql/raw/<stream>.sql` is the contract: its columns say which fields
+are read and their types, NOT NULL marks the required ones. A line whose required field is
+missing or does not cast is rejected into `ops.rejected_rows` with the reason; an optional value
+that does not cast, or a field the contract does not know, keeps the whole line in `_unmapped`
+so nothing is dropped. The file's rows, its rejected rows and its `ops.load_ledger` row commit
+in one DuckLake transaction, so a crash leaves either all of them or none.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from uuid import uuid4
+
+import duckdb
+
+from clicklake.extract import MAX_LINE_BYTES
+from clicklake.lake import retry_transaction, transaction
+
+LINEAGE = ("_unmapped", "_source_file", "_line_no", "_batch_id", "_loaded_at")
+
+
+class ReconciliationError(RuntimeError):
+    """Rows in != rows loaded + rows rejected: a bug, never published."""
+
+
+@dataclass
+class LoadResult:
+    stream: str
+    batch_id: str = ""
+    files: int = 0
+    rows_in: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    required: bool
+
+
+def contract(con: duckdb.DuckDBPyConnection, stream: str) -> list[Column]:
+    """The contract columns of `raw.<stream>` (lineage columns excluded), in table order."""
+    rows = con.execute(
+        """
+        select column_name, data_type, not is_nullable
+        from duckdb_columns()
+        where database_name = 'lake' and schema_name = 'raw' and table_name = ?
+        order by column_index
+        """,
+        [stream],
+    ).fetchall()
+    if not rows:
+        raise ValueError(f"no raw table for stream {stream!r} (add sql/raw/{stream}.sql)")
+    return [Column(n, t, r) for n, t, r in rows if n not in LINEAGE]
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _typed_select(columns: list[Column]) -> str:
+    """SQL over `_rows` (line_no, line, s, unknown) that types each field and says why not."""
+    typed, reasons, unfit = [], [], []
+    for c in columns:
+        raw = f"s.{_ident(c.name)}"
+        value = f"nullif(trim({raw}), '')" if c.required else raw
+        cast = f"try_cast({value} as {c.type})"
+        typed.append(f"{cast} as {_ident(c.name)}")
+        bad = f"{value} is not null and {cast} is null"
+        if c.required:
+            reasons.append(
+                f"case when {value} is null then {_lit('missing ' + c.name)} "
+                f"when {bad} then {_lit('invalid ' + c.name + ': ')} || left({raw}, 60) end"
+            )
+        else:
+            unfit.append(f"({bad})")
+    has_unmapped = " or ".join(["len(unknown) > 0", *unfit])
+    return f"""
+        select
+            line_no,
+            line,
+            {", ".join(typed)},
+            nullif(concat_ws('; ', {", ".join(reasons)}), '') as _reason,
+            ({has_unmapped}) as _has_unmapped
+        from _rows
+    """
+
+
+def load_file(
+    con: duckdb.DuckDBPyConnection,
+    stream: str,
+    columns: list[Column],
+    landed: tuple,
+    batch_id: str,
+    run_id: str,
+) -> tuple[int, int, int, dict[str, int]]:
+    """Stage one landed file into raw and ops inside the caller's transaction.
+
+    Returns (rows_in, rows_loaded, rows_rejected, reasons).
+    """
+    landing_uri, source_uri, rejected_uri, lines_in, lines_invalid = landed
+    struct = json.dumps({c.name: "VARCHAR" for c in columns})
+    known = [c.name for c in columns]
+    con.execute(
+        """
+        create or replace temp table _rows as
+        select
+            line_no,
+            line,
+            json_transform(line, $struct) as s,
+            list_filter(json_keys(line), k -> not list_contains($known, k)) as unknown
+        from (
+            select row_number() over () as line_no, line
+            from read_csv(
+                $path, columns = {'line': 'VARCHAR'}, header = false, delim = chr(1),
+                quote = '', escape = '', comment = '', auto_detect = false,
+                strict_mode = false, max_line_size = $max
+            )
+        )
+        where trim(coalesce(line, '')) <> ''
+        """,
+        {"struct": struct, "known": known, "path": landing_uri, "max": MAX_LINE_BYTES},
+    )
+    con.execute(f"create or replace temp table _typed as {_typed_select(columns)}")
+    names = ", ".join(_ident(c.name) for c in columns)
+    loaded = con.execute(
+        f"""
+        insert into raw.{_ident(stream)} ({names}, {", ".join(LINEAGE)})
+        select {names}, case when _has_unmapped then line::json end, $source, line_no, $batch,
+               now()
+        from _typed where _reason is null
+        """,
+        {"source": source_uri, "batch": batch_id},
+    ).fetchone()[0]
+    sidecar = (
+        """
+        union all
+        select line_no, reason, line
+        from read_json($path, columns = {'line_no': 'BIGINT', 'reason': 'VARCHAR',
+                                         'line': 'VARCHAR'})
+        """
+        if rejected_uri
+        else ""
+    )
+    con.execute(
+        f"""
+        create or replace temp table _rejects as
+        select line_no, _reason as reason, line from _typed where _reason is not null
+        {sidecar}
+        """,
+        {"path": rejected_uri} if rejected_uri else {},
+    )
+    con.execute(
+        """
+        insert into ops.rejected_rows
+        select $stream, $source, line_no, reason, line, $batch, now() from _rejects
+        """,
+        {"stream": stream, "source": source_uri, "batch": batch_id},
+    )
+    reasons = dict(
+        con.execute("select split_part(reason, ':', 1), count(*) from _rejects group by all")
+        .fetchall()
+    )
+    rejected = sum(reasons.values())
+    if lines_in != loaded + rejected:
+        raise ReconciliationError(
+            f"{landing_uri}: {lines_in} lines in, {loaded} loaded + {rejected} rejected"
+        )
+    con.execute(
+        "insert into ops.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, now())",
+        [landing_uri, stream, source_uri, lines_in, loaded, rejected, batch_id, run_id],
+    )
+    for temp in ("_rows", "_typed", "_rejects"):
+        con.execute(f"drop table {temp}")
+    return lines_in, loaded, rejected, reasons
+
+
+def pending_files(con: duckdb.DuckDBPyConnection, stream: str) -> list[tuple]:
+    """Landed files of the stream that have no ledger row yet, oldest first."""
+    return con.execute(
+        """
+        select f.landing_uri, f.source_uri, f.rejected_uri, f.lines_in, f.lines_invalid
+        from ops.landed_files f
+        anti join ops.load_ledger l on l.landing_uri = f.landing_uri
+        where f.stream = ?
+        order by f.landing_uri
+        """,
+        [stream],
+    ).fetchall()
+
+
+def load_stream(con: duckdb.DuckDBPyConnection, stream: str, run_id: str) -> LoadResult:
+    """Load every pending landed file of the stream into raw in one transaction (one batch).
+
+    The pending list is read inside the transaction, so a retry after a conflict or a crash
+    never loads a file twice; the snapshot's commit message carries the batch id.
+    """
+
+    def attempt() -> LoadResult:
+        result = LoadResult(stream, batch_id=f"{run_id}-{stream}-{uuid4().hex[:8]}")
+        columns = contract(con, stream)
+        with transaction(con):
+            todo = pending_files(con, stream)
+            if not todo:
+                return result
+            con.execute(
+                "call lake.set_commit_message('clicklake', ?, extra_info => ?)",
+                [f"load {stream}", json.dumps({"batch_id": result.batch_id, "run_id": run_id})],
+            )
+            for landed in todo:
+                rows_in, loaded, rejected, reasons = load_file(
+                    con, stream, columns, landed, result.batch_id, run_id
+                )
+                result.files += 1
+                result.rows_in += rows_in
+                result.rows_loaded += loaded
+                result.rows_rejected += rejected
+                for reason, n in reasons.items():
+                    result.reasons[reason] = result.reasons.get(reason, 0) + n
+        return result
+
+    return retry_transaction(attempt)

@@ -1,0 +1,213 @@
+"""Transform: run `sql/stage/*.sql` then `sql/mart/*.sql`, incrementally, in dependency order.
+
+A model is one SQL file; the file name is the table name and the folder its schema. A header
+of `-- key: value` comment lines before the first statement configures it:
+
+    -- stage.events: one row per event, deduplicated, the tracker streams joined.
+    -- partition: event_date
+    -- depends_on: stage.page_rules, stage.products
+    -- column event_id: the tracker's event id, unique
+
+`partition` names a DATE column: the model is rebuilt only for the days in `$days` (the runner
+binds the affected days of the new load batches, and `$tz`, the reporting time zone), and the
+SQL must return exactly the rows of those days. Without `partition` the model is rebuilt whole.
+Each model is rebuilt in its own DuckLake transaction, retried as a whole on conflict.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+import duckdb
+
+from clicklake.config import Settings
+from clicklake.lake import SQL_DIR, retry_transaction, transaction
+
+log = logging.getLogger(__name__)
+LAYERS = ("stage", "mart")
+_HEADER = re.compile(r"^--\s*([a-z_]+)(?:\s+([A-Za-z0-9_]+))?:\s*(.*)$")
+
+
+@dataclass
+class Model:
+    """One SQL model file and what its header declares."""
+
+    name: str  # schema.table
+    path: Path
+    sql: str
+    description: str = ""
+    partition: str | None = None
+    depends_on: list[str] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def schema(self) -> str:
+        return self.name.split(".")[0]
+
+
+def parse_model(path: Path) -> Model:
+    """Read a model file and its `-- key: value` header."""
+    sql = path.read_text()
+    model = Model(f"{path.parent.name}.{path.stem}", path, sql)
+    for line in sql.splitlines():
+        if not line.startswith("--"):
+            if line.strip():
+                break
+            continue
+        if line.startswith(f"-- {model.name}:"):
+            model.description = line.split(":", 1)[1].strip()
+            continue
+        m = _HEADER.match(line)
+        if not m:
+            continue
+        key, arg, value = m.group(1), m.group(2), m.group(3).strip()
+        if key == "partition":
+            model.partition = value
+        elif key == "depends_on":
+            model.depends_on = [d.strip() for d in value.split(",") if d.strip()]
+        elif key == "column" and arg:
+            model.columns[arg] = value
+    return model
+
+
+def discover(sql_dir: Path = SQL_DIR) -> list[Model]:
+    """Every stage and mart model, in dependency order (stage before mart, then declared)."""
+    models = {
+        m.name: m
+        for layer in LAYERS
+        for m in (parse_model(p) for p in sorted((sql_dir / layer).glob("*.sql")))
+    }
+    graph: dict[str, set[str]] = {}
+    for m in models.values():
+        for dep in m.depends_on:
+            if dep not in models and not dep.startswith("raw."):
+                raise ValueError(f"{m.path}: depends_on names unknown model {dep!r}")
+        deps = {d for d in m.depends_on if d in models}
+        if m.schema == "mart":
+            deps |= {n for n, o in models.items() if o.schema == "stage"}
+        graph[m.name] = deps
+    try:
+        order = list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        raise ValueError(f"models depend on each other in a cycle: {exc.args[1]}") from exc
+    return [models[n] for n in order]
+
+
+@dataclass
+class ModelRun:
+    name: str
+    rows: int
+    seconds: float
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    schema, table = name.split(".")
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() "
+            "where database_name = 'lake' and schema_name = ? and table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+def build_model(
+    con: duckdb.DuckDBPyConnection, model: Model, days: list[date], settings: Settings
+) -> ModelRun:
+    """Rebuild one model (its `days` if partitioned, else whole) in one transaction."""
+    params = {"days": days, "tz": settings.timezone, "sql_dir": str(SQL_DIR)}
+    used = {k: v for k, v in params.items() if f"${k}" in model.sql}
+    body = model.sql.rstrip().rstrip(";")
+    t0 = time.perf_counter()
+
+    def attempt() -> int:
+        with transaction(con):
+            if model.partition is None:
+                con.execute(f"create or replace table {model.name} as {body}", used)
+            else:
+                if not _table_exists(con, model.name):
+                    con.execute(f"create table {model.name} as select * from ({body}) limit 0", used)
+                con.execute(
+                    f"delete from {model.name} where {model.partition} in (select unnest($days))",
+                    {"days": days},
+                )
+                con.execute(f"insert into {model.name} by name {body}", used)
+            return con.execute(
+                f"select count(*) from {model.name}"
+                + (f" where {model.partition} in (select unnest($days))" if model.partition else ""),
+                {"days": days} if model.partition else {},
+            ).fetchone()[0]
+
+    rows = retry_transaction(attempt)
+    return ModelRun(model.name, rows, time.perf_counter() - t0)
+
+
+def pending_batches(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Load batches not yet absorbed by stage and mart."""
+    return [
+        r[0]
+        for r in con.execute(
+            """
+            select distinct batch_id from ops.load_ledger
+            where batch_id not in (select batch_id from ops.transform_log)
+            order by 1
+            """
+        ).fetchall()
+    ]
+
+
+def affected_days(
+    con: duckdb.DuckDBPyConnection, batches: list[str], settings: Settings
+) -> list[date]:
+    """The reporting days whose stage and mart rows the given load batches can change."""
+    if not batches:
+        return []
+    sql = (SQL_DIR / "affected_days.sql").read_text()
+    return [r[0] for r in con.execute(sql, {"batches": batches, "tz": settings.timezone}).fetchall()]
+
+
+def all_days(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[date]:
+    """Every reporting day that has an event in raw (what a full rebuild covers)."""
+    return [
+        r[0]
+        for r in con.execute(
+            "select distinct (event_timestamp at time zone $tz)::date from raw.browser_events "
+            "order by 1",
+            {"tz": settings.timezone},
+        ).fetchall()
+    ]
+
+
+def run_models(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    days: list[date],
+    models: list[Model] | None = None,
+) -> list[ModelRun]:
+    """Rebuild every model for `days`, stage first, in declared dependency order."""
+    runs = []
+    for model in models or discover():
+        run = build_model(con, model, days, settings)
+        log.info("built %s: %d rows in %.2fs", run.name, run.rows, run.seconds)
+        runs.append(run)
+    return runs
+
+
+def mark_transformed(con: duckdb.DuckDBPyConnection, batches: list[str], run_id: str) -> None:
+    """Record that stage and mart now include these batches."""
+    if batches:
+        retry_transaction(lambda: _insert_log(con, batches, run_id))
+
+
+def _insert_log(con: duckdb.DuckDBPyConnection, batches: list[str], run_id: str) -> None:
+    with transaction(con):
+        con.execute(
+            "insert into ops.transform_log select unnest($b), $r, now()",
+            {"b": batches, "r": run_id},
+        )

@@ -1,0 +1,67 @@
+-- mart.daily_kpis: one row per day in the reporting time zone.
+-- partition: date
+-- depends_on: stage.events, stage.sessions, stage.orders
+-- Sessions count on the day they start; orders and revenue on the day they are paid.
+-- column date: the day
+-- column events: events that day
+-- column sessions: visits that started that day
+-- column visitors: distinct visitors with an event that day
+-- column pageviews: pageviews that day
+-- column add_to_carts: add-to-cart pageviews that day
+-- column orders: orders paid that day
+-- column revenue: revenue of the orders paid that day
+-- column conversion_rate: orders / sessions
+-- column avg_order_value: revenue / orders
+
+with
+
+days as (
+    select unnest($days::date[]) as day
+),
+
+events as (
+    select
+        event_date as day,
+        count(*) as events,
+        count(distinct visitor_id) as visitors,
+        count(*) filter (where is_pageview) as pageviews,
+        count(*) filter (where ecommerce_action = 'add_to_cart') as add_to_carts
+    from stage.events
+    where event_date in (select day from days)
+    group by all
+),
+
+sessions as (
+    select session_date as day, count(*) as sessions
+    from stage.sessions
+    where session_date in (select day from days)
+    group by all
+),
+
+orders as (
+    select order_date as day, count(*) as orders, sum(revenue) as revenue
+    from stage.orders
+    where order_date in (select day from days)
+    group by all
+),
+
+final as (
+    select
+        d.day as date,
+        coalesce(e.events, 0) as events,
+        coalesce(s.sessions, 0) as sessions,
+        coalesce(e.visitors, 0) as visitors,
+        coalesce(e.pageviews, 0) as pageviews,
+        coalesce(e.add_to_carts, 0) as add_to_carts,
+        coalesce(o.orders, 0) as orders,
+        coalesce(o.revenue, 0)::decimal(18, 2) as revenue,
+        round(coalesce(o.orders, 0) / nullif(s.sessions, 0), 4) as conversion_rate,
+        round(o.revenue / nullif(o.orders, 0), 2)::decimal(18, 2) as avg_order_value
+    from days as d
+    left join events as e using (day)
+    left join sessions as s using (day)
+    left join orders as o using (day)
+    where e.events is not null or s.sessions is not null or o.orders is not null
+)
+
+select * from final

@@ -1,0 +1,174 @@
+-- stage.events: one row per event: the four tracker streams deduplicated and joined.
+-- partition: event_date
+-- depends_on: stage.page_rules
+-- A duplicated line keeps its first-loaded copy. Device and geo are recorded once per visit and
+-- joined on click_id; the page path is classified by stage.page_rules.
+-- column event_id: the tracker's event id, unique
+-- column event_ts: when the event happened (UTC)
+-- column event_date: the event's day in the reporting time zone (partition)
+-- column event_hour: the event's hour, truncated, in the reporting time zone
+-- column event_type: pageview, click, ...
+-- column is_pageview: whether the event is a page view
+-- column session_id: the visit (the tracker's click_id)
+-- column visitor_id: the visitor across visits (user_domain_id)
+-- column user_custom_id: the shop's own user id when logged in
+-- column page_url: full page URL
+-- column page_path: page URL path
+-- column page_type: class of page from stage.page_rules
+-- column funnel_step: the funnel step this pageview reaches (pageviews only)
+-- column ecommerce_action: add_to_cart or purchase (pageviews only)
+-- column product_id: the product added to the cart (add_to_cart only)
+-- column referer_url: referring URL
+-- column referer_medium: referring medium (search, referral, ...)
+-- column utm_source: campaign source, as tagged on the URL
+-- column utm_medium: campaign medium
+-- column utm_campaign: campaign name
+-- column utm_content: campaign content
+-- column device_type: desktop, mobile, tablet
+-- column device_is_mobile: whether the device is mobile
+-- column os_name: operating system
+-- column browser_name: browser
+-- column browser_language: browser language
+-- column geo_country: country code
+-- column geo_region: region name
+-- column source_file: source object of the browser event line (lineage)
+
+with
+
+days as (
+    select unnest($days::date[]) as day
+),
+
+browser_all as (
+    select
+        *,
+        (event_timestamp at time zone $tz)::date as event_date
+    from raw.browser_events
+),
+
+-- every copy of the events that may belong to the days; the first-loaded copy wins
+candidates as (
+    select *
+    from browser_all
+    where event_id in (select event_id from browser_all where event_date in (select day from days))
+),
+
+browser as (
+    select *
+    from candidates
+    qualify row_number() over (
+        partition by event_id order by _loaded_at, _source_file, _line_no
+    ) = 1
+),
+
+location as (
+    select *
+    from raw.location_events
+    where event_id in (select event_id from browser)
+    qualify row_number() over (
+        partition by event_id order by _loaded_at, _source_file, _line_no
+    ) = 1
+),
+
+device as (
+    select *
+    from raw.device_events
+    where click_id in (select click_id from browser)
+    qualify row_number() over (
+        partition by click_id order by _loaded_at, _source_file, _line_no
+    ) = 1
+),
+
+geo as (
+    select *
+    from raw.geo_events
+    where click_id in (select click_id from browser)
+    qualify row_number() over (
+        partition by click_id order by _loaded_at, _source_file, _line_no
+    ) = 1
+),
+
+joined as (
+    select
+        b.event_id,
+        b.event_timestamp as event_ts,
+        b.event_date,
+        date_trunc('hour', b.event_timestamp at time zone $tz) as event_hour,
+        b.event_type,
+        b.event_type = 'pageview' as is_pageview,
+        b.click_id as session_id,
+        d.user_domain_id as visitor_id,
+        d.user_custom_id,
+        l.page_url,
+        l.page_url_path as page_path,
+        l.referer_url,
+        l.referer_medium,
+        l.utm_source,
+        l.utm_medium,
+        l.utm_campaign,
+        l.utm_content,
+        d.device_type,
+        d.device_is_mobile,
+        d.os_name,
+        b.browser_name,
+        b.browser_language,
+        g.geo_country,
+        g.geo_region_name as geo_region,
+        b._source_file as source_file
+    from browser as b
+    left join location as l using (event_id)
+    left join device as d on d.click_id = b.click_id
+    left join geo as g on g.click_id = b.click_id
+    where b.event_date in (select day from days)
+),
+
+classified as (
+    select
+        j.*,
+        r.page_type,
+        r.funnel_step,
+        r.ecommerce_action,
+        r.pattern
+    from joined as j
+    left join stage.page_rules as r on regexp_matches(coalesce(j.page_path, ''), r.pattern)
+    qualify row_number() over (partition by j.event_id order by r.priority) = 1
+),
+
+final as (
+    select
+        event_id,
+        event_ts,
+        event_date,
+        event_hour,
+        event_type,
+        is_pageview,
+        session_id,
+        visitor_id,
+        user_custom_id,
+        page_url,
+        page_path,
+        page_type,
+        case when is_pageview then funnel_step end as funnel_step,
+        case when is_pageview then ecommerce_action end as ecommerce_action,
+        case
+            when is_pageview and ecommerce_action = 'add_to_cart'
+                then nullif(regexp_extract(page_path, pattern, 1), '')
+        end as product_id,
+        referer_url,
+        referer_medium,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        utm_content,
+        device_type,
+        device_is_mobile,
+        os_name,
+        browser_name,
+        browser_language,
+        geo_country,
+        geo_region,
+        source_file
+    from classified
+)
+
+select * from final

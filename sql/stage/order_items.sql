@@ -1,0 +1,90 @@
+-- stage.order_items: one row per product in an order (the same product twice = two rows).
+-- partition: order_date
+-- depends_on: stage.events, stage.products
+-- An order is a pageview of the purchase page; its items are the add-to-cart pageviews of the
+-- same visit since the visit's previous purchase, priced at the price valid when the order was
+-- paid. A visit is assumed to last less than a day.
+-- column order_id: the order (the purchase event's id)
+-- column item_event_id: the add-to-cart event that put the item in the cart
+-- column order_ts: when the order was paid
+-- column order_date: the order's day in the reporting time zone (partition)
+-- column session_id: the visit
+-- column visitor_id: the visitor
+-- column product_id: the product
+-- column product_name: the product's name at order time
+-- column category: the product's category at order time
+-- column added_at: when the item was added to the cart
+-- column price: unit price valid at order time (null if the product is unknown)
+-- column currency: the price's currency
+
+with
+
+days as (
+    select unnest($days::date[]) as day
+),
+
+-- a visit lasts less than a day, so its cart events lie on the order day or the day before
+cart_events as (
+    select session_id, visitor_id, event_id, event_ts, event_date, ecommerce_action, product_id
+    from stage.events
+    where ecommerce_action in ('add_to_cart', 'purchase')
+      and event_date between (select min(day) - 1 from days) and (select max(day) from days)
+),
+
+-- basket n = the events after the visit's n-th purchase and up to its (n+1)-th
+sequenced as (
+    select
+        *,
+        count(*) filter (where ecommerce_action = 'purchase') over (
+            partition by session_id order by event_ts, event_id
+            rows between unbounded preceding and 1 preceding
+        ) as basket
+    from cart_events
+),
+
+orders as (
+    select session_id, visitor_id, basket, event_id as order_id, event_ts as order_ts,
+        event_date as order_date
+    from sequenced
+    where ecommerce_action = 'purchase' and event_date in (select day from days)
+),
+
+items as (
+    select
+        o.order_id,
+        a.event_id as item_event_id,
+        o.order_ts,
+        o.order_date,
+        o.session_id,
+        o.visitor_id,
+        a.product_id,
+        a.event_ts as added_at
+    from orders as o
+    inner join sequenced as a
+        on a.session_id = o.session_id
+        and a.basket = o.basket
+        and a.ecommerce_action = 'add_to_cart'
+),
+
+final as (
+    select
+        i.order_id,
+        i.item_event_id,
+        i.order_ts,
+        i.order_date,
+        i.session_id,
+        i.visitor_id,
+        i.product_id,
+        p.name as product_name,
+        p.category,
+        i.added_at,
+        p.price,
+        p.currency
+    from items as i
+    left join stage.products as p
+        on p.product_id = i.product_id
+        and p.valid_from <= i.order_ts
+        and (p.valid_to is null or i.order_ts < p.valid_to)
+)
+
+select * from final

@@ -1,0 +1,113 @@
+-- stage.sessions: one row per visit, on the day it started.
+-- partition: session_date
+-- depends_on: stage.events, stage.orders
+-- Source, medium and campaign are the landing event's; a visit is assumed to last less than a
+-- day, so its events lie on its start day or the day after.
+-- column session_id: the visit (the tracker's click_id)
+-- column visitor_id: the visitor
+-- column session_start: first event
+-- column session_end: last event
+-- column session_date: day of the first event in the reporting time zone (partition)
+-- column duration_s: seconds from first to last event
+-- column events: events in the visit
+-- column pageviews: pageviews in the visit
+-- column add_to_carts: add-to-cart pageviews in the visit
+-- column landing_page: path of the first pageview
+-- column exit_page: path of the last pageview
+-- column is_bounce: the visit had a single pageview
+-- column utm_source: landing event's campaign source (null = none)
+-- column utm_medium: landing event's campaign medium
+-- column utm_campaign: landing event's campaign name
+-- column referer_medium: landing event's referring medium
+-- column device_type: desktop, mobile, tablet
+-- column os_name: operating system
+-- column browser_name: browser
+-- column geo_country: country code
+-- column orders: orders paid in the visit
+-- column revenue: revenue of those orders
+-- column converted: the visit paid at least one order
+
+with
+
+days as (
+    select unnest($days::date[]) as day
+),
+
+events as (
+    select *
+    from stage.events
+    where event_date between (select min(day) - 1 from days) and (select max(day) + 1 from days)
+),
+
+started as (
+    select session_id
+    from events
+    group by session_id
+    having (min(event_ts) at time zone $tz)::date in (select day from days)
+),
+
+visit_events as (
+    select * from events where session_id in (select session_id from started)
+),
+
+summary as (
+    select
+        session_id,
+        any_value(visitor_id) as visitor_id,
+        min(event_ts) as session_start,
+        max(event_ts) as session_end,
+        count(*) as events,
+        count(*) filter (where is_pageview) as pageviews,
+        count(*) filter (where ecommerce_action = 'add_to_cart') as add_to_carts,
+        arg_min(page_path, event_ts) filter (where is_pageview) as landing_page,
+        arg_max(page_path, event_ts) filter (where is_pageview) as exit_page,
+        arg_min(utm_source, event_ts) as utm_source,
+        arg_min(utm_medium, event_ts) as utm_medium,
+        arg_min(utm_campaign, event_ts) as utm_campaign,
+        arg_min(referer_medium, event_ts) as referer_medium,
+        any_value(device_type) as device_type,
+        any_value(os_name) as os_name,
+        any_value(browser_name) as browser_name,
+        any_value(geo_country) as geo_country
+    from visit_events
+    group by session_id
+),
+
+orders as (
+    select session_id, count(*) as orders, sum(revenue) as revenue
+    from stage.orders
+    where session_id in (select session_id from started)
+      and order_date between (select min(day) from days) and (select max(day) + 1 from days)
+    group by session_id
+),
+
+final as (
+    select
+        s.session_id,
+        s.visitor_id,
+        s.session_start,
+        s.session_end,
+        (s.session_start at time zone $tz)::date as session_date,
+        date_diff('second', s.session_start, s.session_end) as duration_s,
+        s.events,
+        s.pageviews,
+        s.add_to_carts,
+        s.landing_page,
+        s.exit_page,
+        s.pageviews = 1 as is_bounce,
+        s.utm_source,
+        s.utm_medium,
+        s.utm_campaign,
+        s.referer_medium,
+        s.device_type,
+        s.os_name,
+        s.browser_name,
+        s.geo_country,
+        coalesce(o.orders, 0) as orders,
+        coalesce(o.revenue, 0)::decimal(18, 2) as revenue,
+        coalesce(o.orders, 0) > 0 as converted
+    from summary as s
+    left join orders as o using (session_id)
+)
+
+select * from final
