@@ -1,0 +1,109 @@
+import gzip
+import json
+import zipfile
+from datetime import UTC, datetime
+
+import pytest
+
+from clicklake.config import load_settings
+from clicklake.extract import extract_stream, in_window, landing_name
+from clicklake.lake import connect
+from clicklake.storage import ObjectInfo
+
+H0 = datetime(2024, 3, 1, 0, tzinfo=UTC)
+H1 = datetime(2024, 3, 1, 1, tzinfo=UTC)
+LINES = [
+    '{"event_id": "e1", "event_timestamp": "2024-03-01T00:00:01Z", "click_id": "c1"}',
+    "",
+    "not json at all",
+    '{"event_id": "e2", "event_timestamp": "2024-03-01T00:00:02Z", "click_id": "c1"}',
+    "[1, 2]",
+    '{"event_id": "e3", "event_timestamp": "2024-03-01T00:00:03Z", "click_id": "c1"',
+]
+
+
+@pytest.fixture
+def lake(tmp_path):
+    settings = load_settings({"CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "/none"})
+    con = connect(settings=settings)
+    yield settings, con
+    con.close()
+
+
+def _drop(settings, rel, text, how="gz"):
+    path = settings.home / "source" / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if how == "gz":
+        path.write_bytes(gzip.compress(text.encode()))
+    elif how == "zip":
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("export.jsonl", text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def test_valid_objects_land_and_invalid_lines_are_kept_with_line_and_reason(lake):
+    settings, con = lake
+    _drop(settings, "browser_events/date=2024-03-01/hour=00/part-0.jsonl.gz", "\n".join(LINES))
+    result = extract_stream(con, settings, "browser_events", H0, H1, "run1")
+    [landed] = result.landed
+    assert (landed.lines_in, landed.lines_invalid) == (5, 3)
+    landing = open(landed.landing_uri).read().split("\n")
+    # line numbers are kept: line N of landing is line N of the source
+    assert json.loads(landing[0])["event_id"] == "e1"
+    assert json.loads(landing[3])["event_id"] == "e2"
+    assert [x for x in landing if x.strip()] == [LINES[0], LINES[3]]
+    rejected = [json.loads(x) for x in open(landed.rejected_uri)]
+    assert [(r["line_no"], r["reason"]) for r in rejected] == [
+        (3, "invalid JSON"), (5, "not a JSON object"), (6, "invalid JSON")
+    ]
+    assert rejected[0]["line"] == "not json at all"
+
+
+def test_an_object_version_is_landed_once(lake):
+    settings, con = lake
+    path = _drop(settings, "browser_events/date=2024-03-01/hour=00/a.jsonl", LINES[0], "plain")
+    assert len(extract_stream(con, settings, "browser_events", H0, H1, "r1").landed) == 1
+    again = extract_stream(con, settings, "browser_events", H0, H1, "r2")
+    assert (again.landed, again.skipped) == ([], 1)
+    path.write_text(LINES[0] + "\n" + LINES[3])  # a new version of the same object
+    third = extract_stream(con, settings, "browser_events", H0, H1, "r3")
+    assert len(third.landed) == 1 and third.landed[0].lines_in == 2
+
+
+def test_zip_members_land_as_jsonl(lake):
+    settings, con = lake
+    _drop(settings, "browser_events/date=2024-03-01/hour=00/x.zip", LINES[0], "zip")
+    [landed] = extract_stream(con, settings, "browser_events", H0, H1, "r1").landed
+    assert landed.landing_uri.endswith("x__export-" + landed.source.etag[:8] + ".jsonl")
+    assert open(landed.landing_uri).read().strip() == LINES[0]
+
+
+def test_a_late_file_in_an_earlier_hour_is_found_through_the_lookback(lake):
+    settings, con = lake
+    _drop(settings, "browser_events/date=2024-02-29/hour=23/late.jsonl", LINES[0], "plain")
+    res = extract_stream(con, settings, "browser_events", H0, H1, "r1")
+    assert len(res.landed) == 1
+    _drop(settings, "browser_events/date=2024-03-03/hour=00/future.jsonl", LINES[0], "plain")
+    assert extract_stream(con, settings, "browser_events", H0, H1, "r2").landed == []
+
+
+def test_unsupported_files_are_reported_not_landed(lake):
+    settings, con = lake
+    _drop(settings, "browser_events/date=2024-03-01/hour=00/_SUCCESS", "", "plain")
+    res = extract_stream(con, settings, "browser_events", H0, H1, "r1")
+    assert res.landed == [] and res.ignored[0].endswith("_SUCCESS")
+
+
+def test_the_window_covers_hour_folders_and_daily_exports():
+    assert in_window("s3://b/s/date=2024-03-01/hour=00/p.jsonl", H0, H1)
+    assert not in_window("s3://b/s/date=2024-03-01/hour=01/p.jsonl", H0, H1)
+    assert in_window("s3://b/ga/date=2024-03-01/export.json.gz", H0, H1)
+    assert not in_window("s3://b/s/elsewhere/p.jsonl", H0, H1)
+
+
+def test_landing_names_follow_the_source_layout_and_version():
+    obj = ObjectInfo("s3://src/browser_events/date=2024-03-01/hour=07/part-0.jsonl.gz", 10,
+                     "0123456789abcdef")
+    assert landing_name(obj) == "date=2024-03-01/hour=07/part-0-01234567.jsonl"

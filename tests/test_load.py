@@ -1,0 +1,118 @@
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from clicklake import load as load_mod
+from clicklake.config import load_settings
+from clicklake.extract import extract_stream
+from clicklake.lake import connect
+from clicklake.load import load_stream
+
+H0 = datetime(2024, 3, 1, 0, tzinfo=UTC)
+H1 = datetime(2024, 3, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def lake(tmp_path):
+    settings = load_settings({"CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "/none"})
+    con = connect(settings=settings)
+    yield settings, con
+    con.close()
+
+
+def _land(settings, con, stream, rows, name="part-0"):
+    path = settings.home / "source" / stream / "date=2024-03-01/hour=00" / f"{name}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
+    return extract_stream(con, settings, stream, H0, H1, "run1")
+
+
+def test_required_fields_missing_or_not_casting_are_rejected_with_the_reason(lake):
+    settings, con = lake
+    _land(settings, con, "browser_events", [
+        {"event_id": "e1", "event_timestamp": "2024-03-01T00:00:01.5Z", "click_id": "c1"},
+        {"event_timestamp": "2024-03-01T00:00:02Z", "click_id": "c1"},
+        {"event_id": " ", "event_timestamp": "2024-03-01T00:00:02Z", "click_id": "c1"},
+        {"event_id": "e4", "event_timestamp": "not-a-time", "click_id": "c1"},
+        "garbage",
+    ])
+    result = load_stream(con, "browser_events", "run1")
+    assert (result.rows_in, result.rows_loaded, result.rows_rejected) == (5, 1, 4)
+    assert result.reasons == {
+        "missing event_id": 2, "invalid event_timestamp": 1, "invalid JSON": 1
+    }
+    rejected = con.execute(
+        "select line_no, reason from ops.rejected_rows order by line_no"
+    ).fetchall()
+    assert rejected == [
+        (2, "missing event_id"), (3, "missing event_id"),
+        (4, "invalid event_timestamp: not-a-time"), (5, "invalid JSON"),
+    ]
+    ts = con.execute("select event_timestamp, _line_no from raw.browser_events").fetchone()
+    assert ts == (datetime(2024, 3, 1, 0, 0, 1, 500000, tzinfo=UTC), 1)
+
+
+def test_unknown_fields_and_unfit_optional_values_are_kept_not_dropped(lake):
+    settings, con = lake
+    _land(settings, con, "device_events", [
+        {"click_id": "c1", "device_is_mobile": True},
+        {"click_id": "c2", "device_is_mobile": "sometimes"},
+        {"click_id": "c3", "consent": {"ads": True}},
+    ])
+    load_stream(con, "device_events", "run1")
+    rows = con.execute(
+        "select click_id, device_is_mobile, _unmapped from raw.device_events order by click_id"
+    ).fetchall()
+    assert rows[0][1:] == (True, None)
+    assert rows[1][1] is None and json.loads(rows[1][2])["device_is_mobile"] == "sometimes"
+    assert json.loads(rows[2][2])["consent"] == {"ads": True}
+
+
+def test_the_ledger_reconciles_and_a_second_load_loads_nothing(lake):
+    settings, con = lake
+    _land(settings, con, "geo_events", [{"click_id": "c1"}, {"geo_country": "DE"}, "{"])
+    first = load_stream(con, "geo_events", "run1")
+    second = load_stream(con, "geo_events", "run2")
+    assert (first.files, second.files) == (1, 0)
+    ledger = con.execute(
+        "select rows_in, rows_loaded, rows_rejected from ops.load_ledger"
+    ).fetchall()
+    assert ledger == [(3, 1, 2)]
+    assert con.execute("select count(*) from raw.geo_events").fetchone()[0] == 1
+
+
+def test_a_load_that_fails_midway_leaves_nothing_behind(lake, monkeypatch):
+    settings, con = lake
+    _land(settings, con, "geo_events", [{"click_id": "c1"}], name="a")
+    _land(settings, con, "geo_events", [{"click_id": "c2"}], name="b")
+    real = load_mod.load_file
+    calls = []
+
+    def crash_on_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("worker died")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(load_mod, "load_file", crash_on_second)
+    with pytest.raises(RuntimeError):
+        load_stream(con, "geo_events", "run1")
+    counts = con.execute(
+        "select (select count(*) from raw.geo_events), (select count(*) from ops.load_ledger)"
+    ).fetchone()
+    assert counts == (0, 0)
+    monkeypatch.setattr(load_mod, "load_file", real)
+    retried = load_stream(con, "geo_events", "run1")
+    assert retried.rows_loaded == 2
+    assert con.execute("select count(*) from raw.geo_events").fetchone()[0] == 2
+
+
+def test_the_snapshot_of_a_load_carries_its_batch_id(lake):
+    settings, con = lake
+    _land(settings, con, "geo_events", [{"click_id": "c1"}])
+    result = load_stream(con, "geo_events", "run1")
+    extra = con.execute(
+        "select commit_extra_info from lake.snapshots() where commit_message = 'load geo_events'"
+    ).fetchone()[0]
+    assert json.loads(extra)["batch_id"] == result.batch_id
