@@ -1,0 +1,51 @@
+import pytest
+
+from clicklake.transform import discover, parse_model
+
+
+def _model(folder, name, header, body="select 1 as x"):
+    path = folder / f"{name}.sql"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + "\n" + body + "\n")
+    return path
+
+
+def test_the_header_declares_grain_partition_dependencies_and_columns(tmp_path):
+    path = _model(tmp_path / "stage", "events", (
+        "-- stage.events: one row per event.\n-- partition: event_date\n"
+        "-- depends_on: stage.page_rules, raw.browser_events\n-- column event_id: unique id"
+    ))
+    m = parse_model(path)
+    assert m.name == "stage.events"
+    assert m.description == "one row per event."
+    assert m.partition == "event_date"
+    assert m.depends_on == ["stage.page_rules", "raw.browser_events"]
+    assert m.columns == {"event_id": "unique id"}
+
+
+def test_models_run_in_declared_order_stage_before_mart(tmp_path):
+    _model(tmp_path / "mart", "a_kpis", "-- mart.a_kpis: x")
+    _model(tmp_path / "stage", "a_sessions", "-- stage.a_sessions: x\n-- depends_on: stage.z_events")
+    _model(tmp_path / "stage", "z_events", "-- stage.z_events: x")
+    order = [m.name for m in discover(tmp_path)]
+    assert order.index("stage.z_events") < order.index("stage.a_sessions") < order.index(
+        "mart.a_kpis"
+    )
+
+
+def test_a_cycle_or_an_unknown_dependency_is_a_clear_error(tmp_path):
+    _model(tmp_path / "stage", "a", "-- stage.a: x\n-- depends_on: stage.b")
+    _model(tmp_path / "stage", "b", "-- stage.b: x\n-- depends_on: stage.a")
+    with pytest.raises(ValueError, match="cycle"):
+        discover(tmp_path)
+    (tmp_path / "stage" / "b.sql").write_text("-- stage.b: x\n-- depends_on: stage.nope\nselect 1")
+    with pytest.raises(ValueError, match="unknown model 'stage.nope'"):
+        discover(tmp_path)
+
+
+def test_every_shipped_model_states_its_grain_and_every_column():
+    models = discover()
+    assert {"stage.events", "stage.sessions", "mart.daily_kpis"} <= {m.name for m in models}
+    for m in models:
+        assert m.description.startswith("one row per"), m.name
+        assert m.columns, f"{m.name} documents no columns"
