@@ -1,9 +1,17 @@
 """Data checks: `sql/checks/*.sql`, each a query returning the rows that break a rule.
 
-A check's header names it and gives its severity (`-- severity: error` or `warn`). The runner
-binds `$days` (the days the run rebuilt) and `$tz`, keeps every result in `ops.check_results`,
-and reports the failed error-severity checks to the caller, which fails the run with their
-names.
+A check's header names it, gives its severity (`-- severity: error` or `warn`) and the phase it
+gates (`-- layer: stage`, `mart` or `lake`):
+
+- `stage` checks run right after stage is rebuilt: an error keeps that run's marts unpublished;
+- `mart` checks run inside the marts' own transaction: an error rolls the new marts back, so the
+  previous good marts stay readable;
+- `lake` checks (freshness, volume) run last, over what was published.
+
+The runner binds `$days` (the days the run rebuilt), `$tz` (the reporting time zone) and
+`$run_end` (the end of the hour being run, never `now()`, so a backfill judges each hour as it
+was), keeps every result in `ops.check_results`, and fails the run naming any failed
+error-severity check.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -20,12 +28,18 @@ from clicklake.config import Settings
 from clicklake.lake import SQL_DIR, retry_transaction, transaction
 
 SEVERITIES = ("error", "warn")
+LAYERS = ("stage", "mart", "lake")
+
+
+class ChecksFailed(RuntimeError):
+    """An error-severity check failed; the message names it."""
 
 
 @dataclass(frozen=True)
 class Check:
     name: str
     severity: str
+    layer: str
     description: str
     sql: str
 
@@ -42,27 +56,42 @@ class CheckResult:
         return self.failing_rows == 0
 
 
-def discover(sql_dir: Path = SQL_DIR) -> list[Check]:
-    """Every check in `sql/checks`, by name."""
+def _header(sql: str, key: str) -> str | None:
+    found = re.search(rf"^--\s*{key}:\s*(\w+)", sql, re.M)
+    return found.group(1) if found else None
+
+
+def discover(sql_dir: Path = SQL_DIR, layer: str | None = None) -> list[Check]:
+    """Every check in `sql/checks` (of one `layer` if given), by name."""
     checks = []
     for path in sorted((sql_dir / "checks").glob("*.sql")):
         sql = path.read_text()
-        severity = re.search(r"^--\s*severity:\s*(\w+)", sql, re.M)
-        level = severity.group(1) if severity else "error"
+        level = _header(sql, "severity") or "error"
+        phase = _header(sql, "layer") or "stage"
         if level not in SEVERITIES:
             raise ValueError(f"{path}: severity must be one of {SEVERITIES}, not {level!r}")
+        if phase not in LAYERS:
+            raise ValueError(f"{path}: layer must be one of {LAYERS}, not {phase!r}")
+        if phase == "stage" and re.search(r"\bmart\.", sql):
+            raise ValueError(f"{path}: reads mart tables, so it needs '-- layer: mart'")
         described = re.search(r"^--\s*checks\.\w+:\s*(.*)$", sql, re.M)
-        checks.append(Check(path.stem, level, described.group(1) if described else "", sql))
-    return checks
+        checks.append(
+            Check(path.stem, level, phase, described.group(1) if described else "", sql)
+        )
+    return [c for c in checks if layer is None or c.layer == layer]
 
 
-def run_checks(
-    con: duckdb.DuckDBPyConnection, settings: Settings, days: list[date], run_id: str
+def evaluate(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    checks: list[Check],
+    days: list[date],
+    run_end: datetime,
 ) -> list[CheckResult]:
-    """Run every check over `days`, record the results, and return them."""
-    params = {"days": days, "tz": settings.timezone}
+    """Run the checks over `days` on `con` (inside the caller's transaction, if any)."""
+    params = {"days": days, "tz": settings.timezone, "run_end": run_end}
     results = []
-    for check in discover():
+    for check in checks:
         used = {k: v for k, v in params.items() if f"${k}" in check.sql}
         body = check.sql.rstrip().rstrip(";")
         cur = con.execute(f"select count(*) over () as _failing, * from ({body}) limit 5", used)
@@ -71,17 +100,50 @@ def run_checks(
         count = rows[0][0] if rows else 0
         sample = json.dumps([dict(zip(names, map(str, r[1:]), strict=True)) for r in rows])
         results.append(CheckResult(check.name, check.severity, count, sample if count else ""))
-    retry_transaction(lambda: _record(con, results, run_id))
     return results
 
 
-def _record(con: duckdb.DuckDBPyConnection, results: list[CheckResult], run_id: str) -> None:
-    with transaction(con):
-        con.executemany(
-            "insert into ops.check_results values (?, ?, ?, ?, ?, ?, now())",
-            [
-                (run_id, r.name, r.severity, "pass" if r.passed else "fail", r.failing_rows,
-                 r.sample or None)
-                for r in results
-            ],
-        )
+def failed_errors(results: list[CheckResult]) -> list[CheckResult]:
+    return [r for r in results if not r.passed and r.severity == "error"]
+
+
+def raise_on_errors(results: list[CheckResult]) -> None:
+    """Raise ChecksFailed naming every failed error-severity check."""
+    failed = failed_errors(results)
+    if failed:
+        names = ", ".join(f"{r.name} ({r.failing_rows} rows)" for r in failed)
+        raise ChecksFailed(f"error-severity checks failed: {names}")
+
+
+def record(con: duckdb.DuckDBPyConnection, results: list[CheckResult], run_id: str) -> None:
+    """Keep the results in `ops.check_results` (its own transaction, retried on conflict)."""
+    if not results:
+        return
+
+    def write() -> None:
+        with transaction(con):
+            con.executemany(
+                "insert into ops.check_results values (?, ?, ?, ?, ?, ?, now())",
+                [
+                    (run_id, r.name, r.severity, "pass" if r.passed else "fail",
+                     r.failing_rows, r.sample or None)
+                    for r in results
+                ],
+            )
+
+    retry_transaction(write)
+
+
+def run_checks(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    days: list[date],
+    run_id: str,
+    layer: str,
+    run_end: datetime,
+) -> list[CheckResult]:
+    """Run and record the checks of one layer; raise ChecksFailed if an error check failed."""
+    results = evaluate(con, settings, discover(layer=layer), days, run_end)
+    record(con, results, run_id)
+    raise_on_errors(results)
+    return results

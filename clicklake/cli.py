@@ -20,7 +20,6 @@ from pathlib import Path
 import duckdb
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from clicklake import pipeline, report
 from clicklake.config import ConfigError, Settings, load_settings
@@ -51,7 +50,7 @@ def _day(text: str) -> datetime:
 def _print_step(step: pipeline.Step) -> None:
     extra = f"  {step.message}" if step.message else ""
     console.print(
-        f"  {step.step:<9} {step.target:<22} {step.rows:>10,} rows {step.seconds:>7.2f}s{extra}",
+        f"  {step.step:<9} {step.target:<32} {step.rows:>10,} rows {step.seconds:>7.2f}s{extra}",
         highlight=False,
     )
 
@@ -112,6 +111,34 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     run_hours(settings, args.start, args.end)
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    con = connect(settings=settings)
+    try:
+        t0 = time.perf_counter()
+        runs = pipeline.rebuild(con, settings, f"rebuild-{datetime.now(UTC):%Y%m%dT%H%M%S}")
+        for r in runs:
+            _print_step(pipeline.Step("rebuild", r.name, r.rows, r.seconds))
+        console.print(
+            f"  [green]done[/green] {len(runs)} models rebuilt from raw in "
+            f"{time.perf_counter() - t0:.2f}s",
+            highlight=False,
+        )
+    finally:
+        con.close()
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    from clicklake import checks, transform
+
+    print("# ClickLake models\n")
+    print(transform.docs())
+    print("# Checks\n\n| check | severity | layer | rule |\n| --- | --- | --- | --- |")
+    for c in checks.discover():
+        print(f"| `{c.name}` | {c.severity} | {c.layer} | {c.description} |")
     return 0
 
 
@@ -176,8 +203,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     run_hours(settings, start, start + timedelta(hours=24))
     con = connect(read_only=True, settings=settings)
     try:
-        columns, rows, ok = report.against_truth(con, json.loads((source / "truth.json").read_text()))
-        out.print(report.table(columns, rows, title="mart.daily_kpis against the generator's truth"))
+        truth = json.loads((source / "truth.json").read_text())
+        columns, rows, ok = report.against_truth(con, truth)
+        title = "mart.daily_kpis against the generator's truth"
+        out.print(report.table(columns, rows, title=title))
         for title, (cols, rs) in report.demo_extras(con).items():
             out.print(report.table(cols, rs, title=title))
     finally:
@@ -207,7 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dest", help="source folder (default: CLICKLAKE_SOURCE_URI)")
     p.set_defaults(fn=cmd_generate)
 
-    p = sub.add_parser("run", help="run the hours [start, end): extract, load, stage, marts, checks")
+    p = sub.add_parser("run", help="run the hours [start, end): extract, load, stage, marts, "
+                       "checks")
     p.add_argument("--start", type=_hour, required=True, help="first hour, YYYY-MM-DDTHH (UTC)")
     p.add_argument("--end", type=_hour, required=True, help="end hour (excluded), YYYY-MM-DDTHH")
     p.set_defaults(fn=cmd_run)
@@ -216,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sql")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.set_defaults(fn=cmd_query)
+
+    p = sub.add_parser("rebuild", help="recompute stage and marts from raw, from scratch")
+    p.set_defaults(fn=cmd_rebuild)
+
+    p = sub.add_parser("docs", help="every model's grain and columns, and every check (Markdown)")
+    p.set_defaults(fn=cmd_docs)
 
     p = sub.add_parser("status", help="freshness, row counts per layer, rejected rows, last runs")
     p.set_defaults(fn=cmd_status)

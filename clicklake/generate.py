@@ -117,6 +117,9 @@ _MMSS = [f"{m:02d}:{s:02d}." for m in range(60) for s in range(60)]
 _MILLIS = [f"{ms:03d}Z" for ms in range(1000)]
 _COMPACT = (",", ":")
 HOME, CATEGORY, PRODUCT, CART, CHECKOUT, CONFIRMATION = range(6)
+# the funnel step of a page, by the first four characters of its path (sql/seeds/page_rules.csv)
+_STEP = {"/": "browse", "/cat": "browse", "/pro": "add_to_cart", "/car": "cart",
+         "/che": "checkout", "/con": "purchase"}
 
 
 def generate(
@@ -210,6 +213,8 @@ class _Shop:
         self.days = [[0] * 6 for _ in self.day_names]  # events pv carts orders cents sessions
         self.visitors: list[set[str]] = [set() for _ in self.day_names]
         self.by_source: dict[tuple[int, str], list[int]] = {}  # sessions, orders, cents
+        self.by_product: dict[tuple[int, int], list[int]] = {}  # add_to_carts, units, cents
+        self.funnel: dict[tuple[int, str], int] = {}  # visits reaching a step, by start day
         self.out: list[list[list[str]]] = [[[] for _ in STREAMS] for _ in range(hours)]
         self.pool: list[tuple] = []
         self.landing_tail: dict[tuple, str] = {}
@@ -419,6 +424,9 @@ class _Shop:
                  f'","event_type":"click","click_id":"{click_id}",{browser}')
         prefix, hour_day, days, page_tail = self.prefix, self.hour_day, self.days, self.page_tail
         basket: list[int] = []
+        reached: set[str] = set()
+        start_day = self.hour_day[(t - start_ms) // HOUR_MS]
+        by_product = self.by_product
         emitted = 0
         for etype, path, action in events:
             if emitted:
@@ -442,11 +450,19 @@ class _Shop:
             counts[0] += 1
             if etype == 0:
                 counts[1] += 1
+                reached.add(_STEP[path[:4]])
                 if action > 0:
                     counts[2] += 1
                     basket.append(action)
+                    by_product.setdefault((day, action), [0, 0, 0])[0] += 1
                 elif action < 0:
-                    cents = sum(self._price_at(pid, t) for pid in basket)
+                    cents = 0
+                    for pid in basket:
+                        price = self._price_at(pid, t)
+                        cents += price
+                        sold = by_product.setdefault((day, pid), [0, 0, 0])
+                        sold[1] += 1
+                        sold[2] += price
                     basket = []
                     counts[3] += 1
                     counts[4] += cents
@@ -454,6 +470,8 @@ class _Shop:
                     orders[1] += 1
                     orders[2] += cents
         self.visitors[day].add(uid)  # the last event's day too, for a visit across midnight
+        for step in reached:
+            self.funnel[(start_day, step)] = self.funnel.get((start_day, step), 0) + 1
         self.events += emitted
 
     def _price_at(self, pid: int, t: int) -> int:
@@ -551,10 +569,16 @@ class _Shop:
                 source: {"sessions": v[0], "orders": v[1], "revenue": round(v[2] / 100, 2)}
                 for (day, source), v in sorted(self.by_source.items()) if day == d
             }
+            by_product = {
+                str(pid): {"add_to_carts": v[0], "units": v[1], "revenue": round(v[2] / 100, 2)}
+                for (day, pid), v in sorted(self.by_product.items()) if day == d
+            }
+            funnel = {step: n for (day, step), n in sorted(self.funnel.items()) if day == d}
             days[self.day_names[d]] = {
                 "events": events, "sessions": sessions, "visitors": len(self.visitors[d]),
                 "pageviews": pageviews, "add_to_carts": carts, "orders": orders,
                 "revenue": round(cents / 100, 2), "by_utm_source": by_source,
+                "by_product": by_product, "funnel": funnel,
             }
         return {"start": f"{self.start:%Y-%m-%dT%H:%M:%SZ}", "hours": self.hours,
                 "seed": self.seed, "faults": sorted(self.faults),

@@ -26,8 +26,7 @@ from clicklake.load import LoadResult, load_stream
 log = logging.getLogger("clicklake")
 
 
-class ChecksFailed(RuntimeError):
-    """An error-severity check failed; the message names it."""
+ChecksFailed = checks.ChecksFailed
 
 
 @dataclass
@@ -115,33 +114,126 @@ def load(
     return dict(_parallel(con, settings, list(streams or settings.streams), one))
 
 
-def build(
-    con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, full: bool = False
-) -> tuple[list[date], list[transform.ModelRun]]:
-    """Rebuild stage and marts for the days the pending load batches touched (all if `full`)."""
+def build_stage(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    run_id: str,
+    run_end: datetime,
+    full: bool = False,
+) -> dict:
+    """Rebuild stage for the days the pending load batches touched (every day if `full`), then
+    run the stage checks; a failed error check raises ChecksFailed before any mart is touched.
+
+    Returns a small dict (days as ISO dates, the batches, rows and seconds per model) that
+    `build_marts` takes, fit for an Airflow XCom.
+    """
     batches = transform.pending_batches(con)
-    days = transform.all_days(con, settings) if full else transform.affected_days(
-        con, batches, settings
-    )
-    runs = transform.run_models(con, settings, days) if (days or full) else []
+    if full:
+        days = transform.all_days(con, settings)
+    else:
+        days = transform.affected_days(con, batches, settings)
+    stage = [m for m in transform.discover() if m.schema == "stage"]
+    runs = transform.run_models(con, settings, days, stage) if days or full else []
+    if days:
+        checks.run_checks(con, settings, days, run_id, "stage", run_end)
+    return {
+        "days": [d.isoformat() for d in days],
+        "batches": batches,
+        "models": {r.name: r.rows for r in runs},
+        "seconds": {r.name: round(r.seconds, 3) for r in runs},
+    }
+
+
+def build_marts(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    run_id: str,
+    run_end: datetime,
+    days: list[str],
+    batches: list[str],
+) -> dict:
+    """Rebuild the marts for `days` and run the mart checks, all in one transaction.
+
+    A failed error check rolls the new marts back, so readers keep the last good ones, records
+    the results and raises ChecksFailed naming the check. On success the batches are marked as
+    transformed. Returns rows and seconds per model and failing rows per check.
+    """
+    day_list = [date.fromisoformat(d) for d in days]
+    results: list[checks.CheckResult] = []
+    runs: list[transform.ModelRun] = []
+    if day_list:
+        marts = [m for m in transform.discover() if m.schema == "mart"]
+        gate = checks.discover(layer="mart")
+
+        def publish_if_clean() -> list[checks.CheckResult]:
+            found = checks.evaluate(con, settings, gate, day_list, run_end)
+            if checks.failed_errors(found):
+                raise _Unpublished(found)
+            return found
+
+        try:
+            runs, results = transform.build_together(
+                con, marts, day_list, settings, gate=publish_if_clean
+            )
+        except _Unpublished as unpublished:  # rolled back: record why, then fail the run
+            checks.record(con, unpublished.results, run_id)
+            checks.raise_on_errors(unpublished.results)
+            raise
+        checks.record(con, results, run_id)
     transform.mark_transformed(con, batches, run_id)
-    return days, runs
+    return {
+        "days": days,
+        "models": {r.name: r.rows for r in runs},
+        "seconds": {r.name: round(r.seconds, 3) for r in runs},
+        "checks": {r.name: r.failing_rows for r in results},
+    }
 
 
-def run_checks(
-    con: duckdb.DuckDBPyConnection, settings: Settings, days: list[date], run_id: str
+class _Unpublished(Exception):
+    """Raised inside the marts' transaction to roll it back; carries the check results."""
+
+    def __init__(self, results: list[checks.CheckResult]):
+        super().__init__("mart checks failed")
+        self.results = results
+
+
+def lake_checks(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    run_id: str,
+    run_end: datetime,
+    days: list[str],
 ) -> list[checks.CheckResult]:
-    """Run the checks over `days`; raise ChecksFailed naming any failed error-severity check."""
-    results = checks.run_checks(con, settings, days, run_id)
-    failed = [r for r in results if not r.passed and r.severity == "error"]
-    for r in results:
-        if not r.passed:
-            log.warning("check %s (%s) failed: %d rows %s", r.name, r.severity, r.failing_rows,
-                        r.sample)
-    if failed:
-        names = ", ".join(f"{r.name} ({r.failing_rows} rows)" for r in failed)
-        raise ChecksFailed(f"error-severity checks failed: {names}")
-    return results
+    """Run the lake checks (freshness, volume) over what was published; record them."""
+    day_list = [date.fromisoformat(d) for d in days]
+    return checks.run_checks(con, settings, day_list, run_id, "lake", run_end)
+
+
+def build(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    run_id: str,
+    run_end: datetime,
+    full: bool = False,
+) -> tuple[list[date], list[transform.ModelRun]]:
+    """Stage, then marts, for the pending batches (every day if `full`)."""
+    stage = build_stage(con, settings, run_id, run_end, full=full)
+    marts = build_marts(con, settings, run_id, run_end, stage["days"], stage["batches"])
+    runs = [
+        transform.ModelRun(name, rows, part["seconds"][name])
+        for part in (stage, marts)
+        for name, rows in part["models"].items()
+    ]
+    return [date.fromisoformat(d) for d in stage["days"]], runs
+
+
+def rebuild(
+    con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str
+) -> list[transform.ModelRun]:
+    """Recompute stage and marts from raw from scratch: drop them, then build every day."""
+    transform.drop_models(con)
+    _, runs = build(con, settings, run_id, datetime.now(UTC), full=True)
+    return runs
 
 
 def run_hour(
@@ -153,6 +245,7 @@ def run_hour(
     """Run one hour end to end; every step is logged and recorded in `ops.runs`."""
     summary = HourSummary(hour, new_run_id(hour))
     run_id = summary.run_id
+    end = hour + timedelta(hours=1)
     started = datetime.now(UTC)
 
     def done(step: Step) -> None:
@@ -161,8 +254,7 @@ def run_hour(
             on_step(step)
 
     try:
-        for stream, (res, secs) in extract(con, settings, hour, hour + timedelta(hours=1),
-                                           run_id).items():
+        for stream, (res, secs) in extract(con, settings, hour, end, run_id).items():
             summary.extracted[stream] = res
             msg = f"{len(res.landed)} files, {res.lines_invalid} invalid lines"
             if res.ignored:
@@ -172,14 +264,16 @@ def run_hour(
             summary.loaded[stream] = res
             done(Step("load", stream, res.rows_loaded, secs,
                       message=f"{res.files} files, {res.rows_rejected} rejected"))
-        (days, runs), secs = _timed(lambda: build(con, settings, run_id))
+        days, runs = build(con, settings, run_id, end)
         summary.days = days
         for r in runs:
             done(Step("transform", r.name, r.rows, r.seconds))
-        (results), secs = _timed(lambda: run_checks(con, settings, days, run_id))
+        results, secs = _timed(
+            lambda: lake_checks(con, settings, run_id, end, [d.isoformat() for d in days])
+        )
         summary.check_results = results
         failed = sum(not r.passed for r in results)
-        done(Step("checks", "all", len(results), secs, message=f"{failed} warnings"))
+        done(Step("checks", "lake", len(results), secs, message=f"{failed} warnings"))
     except Exception as exc:
         summary.steps.append(Step("run", hour.isoformat(), 0, 0.0, "failed", str(exc)[:500]))
         raise

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from graphlib import CycleError, TopologicalSorter
@@ -27,7 +28,7 @@ from pathlib import Path
 import duckdb
 
 from clicklake.config import Settings
-from clicklake.lake import SQL_DIR, retry_transaction, transaction
+from clicklake.lake import SQL_DIR, T, retry_transaction, transaction
 
 log = logging.getLogger(__name__)
 LAYERS = ("stage", "mart")
@@ -117,35 +118,76 @@ def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     )
 
 
-def build_model(
+def _rebuild(
     con: duckdb.DuckDBPyConnection, model: Model, days: list[date], settings: Settings
-) -> ModelRun:
-    """Rebuild one model (its `days` if partitioned, else whole) in one transaction."""
+) -> int:
+    """Rebuild one model (its `days` if partitioned, else whole) inside the caller's
+    transaction; return the rows it now has for those days (all rows if unpartitioned).
+    An error names the model's file (same exception type, so conflicts are still retried)."""
+    try:
+        return _rebuild_sql(con, model, days, settings)
+    except duckdb.Error as exc:
+        raise type(exc)(f"{model.name} (sql/{model.schema}/{model.path.name}): {exc}") from exc
+
+
+def _rebuild_sql(
+    con: duckdb.DuckDBPyConnection, model: Model, days: list[date], settings: Settings
+) -> int:
     params = {"days": days, "tz": settings.timezone, "sql_dir": str(SQL_DIR)}
     used = {k: v for k, v in params.items() if f"${k}" in model.sql}
     body = model.sql.rstrip().rstrip(";")
+    if model.partition is None:
+        con.execute(f"create or replace table {model.name} as {body}", used)
+        return con.execute(f"select count(*) from {model.name}").fetchone()[0]
+    if not _table_exists(con, model.name):
+        con.execute(f"create table {model.name} as select * from ({body}) limit 0", used)
+    in_days = f"{model.partition} in (select unnest($days::date[]))"
+    con.execute(f"delete from {model.name} where {in_days}", {"days": days})
+    con.execute(f"insert into {model.name} by name {body}", used)
+    return con.execute(
+        f"select count(*) from {model.name} where {in_days}", {"days": days}
+    ).fetchone()[0]
+
+
+def build_model(
+    con: duckdb.DuckDBPyConnection, model: Model, days: list[date], settings: Settings
+) -> ModelRun:
+    """Rebuild one model in its own transaction, retried whole on a write conflict."""
     t0 = time.perf_counter()
 
     def attempt() -> int:
         with transaction(con):
-            if model.partition is None:
-                con.execute(f"create or replace table {model.name} as {body}", used)
-            else:
-                if not _table_exists(con, model.name):
-                    con.execute(f"create table {model.name} as select * from ({body}) limit 0", used)
-                con.execute(
-                    f"delete from {model.name} where {model.partition} in (select unnest($days))",
-                    {"days": days},
-                )
-                con.execute(f"insert into {model.name} by name {body}", used)
-            return con.execute(
-                f"select count(*) from {model.name}"
-                + (f" where {model.partition} in (select unnest($days))" if model.partition else ""),
-                {"days": days} if model.partition else {},
-            ).fetchone()[0]
+            return _rebuild(con, model, days, settings)
 
     rows = retry_transaction(attempt)
     return ModelRun(model.name, rows, time.perf_counter() - t0)
+
+
+def build_together(
+    con: duckdb.DuckDBPyConnection,
+    models: list[Model],
+    days: list[date],
+    settings: Settings,
+    gate: Callable[[], T],
+) -> tuple[list[ModelRun], T]:
+    """Rebuild `models` in ONE transaction and call `gate()` before committing it.
+
+    `gate` sees the new tables (it runs inside the transaction); if it raises, nothing of the
+    rebuild is published and readers keep the previous tables. The whole transaction is
+    retried on a write conflict.
+    """
+
+    def attempt() -> tuple[list[ModelRun], T]:
+        runs = []
+        with transaction(con):
+            for model in models:
+                t0 = time.perf_counter()
+                rows = _rebuild(con, model, days, settings)
+                runs.append(ModelRun(model.name, rows, time.perf_counter() - t0))
+                log.info("built %s: %d rows in %.2fs", model.name, rows, runs[-1].seconds)
+            return runs, gate()
+
+    return retry_transaction(attempt)
 
 
 def pending_batches(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -169,7 +211,8 @@ def affected_days(
     if not batches:
         return []
     sql = (SQL_DIR / "affected_days.sql").read_text()
-    return [r[0] for r in con.execute(sql, {"batches": batches, "tz": settings.timezone}).fetchall()]
+    params = {"batches": batches, "tz": settings.timezone}
+    return [r[0] for r in con.execute(sql, params).fetchall()]
 
 
 def all_days(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[date]:
@@ -211,3 +254,31 @@ def _insert_log(con: duckdb.DuckDBPyConnection, batches: list[str], run_id: str)
             "insert into ops.transform_log select unnest($b), $r, now()",
             {"b": batches, "r": run_id},
         )
+
+
+def drop_models(con: duckdb.DuckDBPyConnection, models: list[Model] | None = None) -> None:
+    """Drop every stage and mart table (for a rebuild from raw), in one transaction."""
+    names = [m.name for m in (models or discover())]
+
+    def attempt() -> None:
+        with transaction(con):
+            for name in reversed(names):
+                con.execute(f"drop table if exists {name}")
+
+    retry_transaction(attempt)
+
+
+def docs(models: list[Model] | None = None) -> str:
+    """Every model's grain and columns as Markdown, in build order (`clicklake docs`)."""
+    out = []
+    for m in models or discover():
+        out.append(f"## {m.name}\n\n{m.description}\n")
+        if m.partition:
+            out.append(f"Rebuilt per `{m.partition}` partition; depends on "
+                       f"{', '.join(m.depends_on) or 'raw only'}.\n")
+        else:
+            out.append(f"Rebuilt whole; depends on {', '.join(m.depends_on) or 'raw only'}.\n")
+        out.append("| column | meaning |\n| --- | --- |")
+        out += [f"| `{c}` | {text} |" for c, text in m.columns.items()]
+        out.append("")
+    return "\n".join(out)

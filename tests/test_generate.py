@@ -74,6 +74,10 @@ def _rows(dest: Path) -> dict[str, list[tuple[dict, dict]]]:
     return rows
 
 
+STEPS = {"/": "browse", "/category": "browse", "/product": "add_to_cart", "/cart": "cart",
+         "/checkout": "checkout", "/confirmation": "purchase"}
+
+
 def _recompute(dest: Path) -> tuple[dict, int]:
     """The daily KPIs from the files alone, the way a correct pipeline reads them, and how many
     order items were priced by a price change: dedupe on ids, join, price at order time."""
@@ -90,6 +94,7 @@ def _recompute(dest: Path) -> tuple[dict, int]:
     days = defaultdict(lambda: dict.fromkeys(
         ("events", "sessions", "pageviews", "add_to_carts", "orders", "revenue"), 0))
     visitors, by_source, changed_items = defaultdict(set), defaultdict(Counter), 0
+    by_product, funnel = defaultdict(Counter), defaultdict(Counter)
     for click_id, events in visits.items():
         events.sort()
         first = location[events[0][1]]
@@ -97,7 +102,7 @@ def _recompute(dest: Path) -> tuple[dict, int]:
         start_day = events[0][0].date().isoformat()
         days[start_day]["sessions"] += 1
         by_source[start_day, source]["sessions"] += 1
-        basket = []
+        basket, reached = [], set()
         for ts, event_id, event_type in events:
             day, path = ts.date().isoformat(), location[event_id]["page_url_path"]
             days[day]["events"] += 1
@@ -105,20 +110,27 @@ def _recompute(dest: Path) -> tuple[dict, int]:
             if event_type != "pageview":
                 continue
             days[day]["pageviews"] += 1
+            reached.add(STEPS[path.split("_")[0]])
             if m := re.fullmatch(r"/product_(\d+)", path):
                 days[day]["add_to_carts"] += 1
                 basket.append(int(m[1]))
+                by_product[day, m[1]]["add_to_carts"] += 1
             elif path == "/confirmation":
                 assert basket, "an order without items"
                 prices = [max(v for v in history[pid] if v[0] <= ts) for pid in basket]
                 changed_items += sum(v[0] > min(history[pid])[0]
                                      for v, pid in zip(prices, basket, strict=True))
                 cents = sum(p for _, p in prices)
+                for (_, price), pid in zip(prices, basket, strict=True):
+                    by_product[day, str(pid)]["units"] += 1
+                    by_product[day, str(pid)]["revenue"] += price
                 days[day]["orders"] += 1
                 days[day]["revenue"] += cents
                 by_source[day, source]["orders"] += 1
                 by_source[day, source]["revenue"] += cents
                 basket = []
+        for step in reached:
+            funnel[start_day][step] += 1
     for day, kpis in days.items():
         kpis["visitors"] = len(visitors[day])
         kpis["revenue"] = round(kpis["revenue"] / 100, 2)
@@ -127,6 +139,12 @@ def _recompute(dest: Path) -> tuple[dict, int]:
                 "revenue": round(c["revenue"] / 100, 2)}
             for (d, s), c in sorted(by_source.items()) if d == day
         }
+        kpis["by_product"] = {
+            p: {"add_to_carts": c["add_to_carts"], "units": c["units"],
+                "revenue": round(c["revenue"] / 100, 2)}
+            for (d, p), c in sorted(by_product.items()) if d == day
+        }
+        kpis["funnel"] = dict(sorted(funnel[day].items()))
     return dict(days), changed_items
 
 

@@ -1,5 +1,6 @@
 -- checks.events_unique: no event appears twice in stage.events.
 -- severity: error
+-- layer: stage
 select event_id, count(*) as copies
 from stage.events
 where event_date in (select unnest($days::date[]))

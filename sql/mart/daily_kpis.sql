@@ -1,17 +1,20 @@
 -- mart.daily_kpis: one row per day in the reporting time zone.
 -- partition: date
--- depends_on: stage.events, stage.sessions, stage.orders
+-- depends_on: stage.events, stage.sessions, stage.orders, stage.visitors
 -- Sessions count on the day they start; orders and revenue on the day they are paid.
 -- column date: the day
 -- column events: events that day
 -- column sessions: visits that started that day
 -- column visitors: distinct visitors with an event that day
+-- column new_visitors: visitors whose first visit started that day
+-- column returning_visitors: visitors with an event that day who first came on an earlier day
 -- column pageviews: pageviews that day
 -- column add_to_carts: add-to-cart pageviews that day
 -- column orders: orders paid that day
 -- column revenue: revenue of the orders paid that day
 -- column conversion_rate: orders / sessions
 -- column avg_order_value: revenue / orders
+-- column bounce_rate: share of the day's visits with a single pageview
 
 with
 
@@ -21,18 +24,24 @@ days as (
 
 events as (
     select
-        event_date as day,
+        e.event_date as day,
         count(*) as events,
-        count(distinct visitor_id) as visitors,
-        count(*) filter (where is_pageview) as pageviews,
-        count(*) filter (where ecommerce_action = 'add_to_cart') as add_to_carts
-    from stage.events
-    where event_date in (select day from days)
+        count(distinct e.visitor_id) as visitors,
+        count(distinct e.visitor_id) filter (where v.first_seen_date = e.event_date)
+            as new_visitors,
+        count(*) filter (where e.is_pageview) as pageviews,
+        count(*) filter (where e.ecommerce_action = 'add_to_cart') as add_to_carts
+    from stage.events as e
+    left join stage.visitors as v using (visitor_id)
+    where e.event_date in (select day from days)
     group by all
 ),
 
 sessions as (
-    select session_date as day, count(*) as sessions
+    select
+        session_date as day,
+        count(*) as sessions,
+        count(*) filter (where is_bounce) as bounces
     from stage.sessions
     where session_date in (select day from days)
     group by all
@@ -51,12 +60,15 @@ final as (
         coalesce(e.events, 0) as events,
         coalesce(s.sessions, 0) as sessions,
         coalesce(e.visitors, 0) as visitors,
+        coalesce(e.new_visitors, 0) as new_visitors,
+        coalesce(e.visitors - e.new_visitors, 0) as returning_visitors,
         coalesce(e.pageviews, 0) as pageviews,
         coalesce(e.add_to_carts, 0) as add_to_carts,
         coalesce(o.orders, 0) as orders,
         coalesce(o.revenue, 0)::decimal(18, 2) as revenue,
         round(coalesce(o.orders, 0) / nullif(s.sessions, 0), 4) as conversion_rate,
-        round(o.revenue / nullif(o.orders, 0), 2)::decimal(18, 2) as avg_order_value
+        round(o.revenue / nullif(o.orders, 0), 2)::decimal(18, 2) as avg_order_value,
+        round(s.bounces / nullif(s.sessions, 0), 4) as bounce_rate
     from days as d
     left join events as e using (day)
     left join sessions as s using (day)

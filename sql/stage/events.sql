@@ -39,23 +39,25 @@ days as (
     select unnest($days::date[]) as day
 ),
 
-browser_all as (
+-- a reporting day lies within [day - 1, day + 2) in UTC whatever $tz is: filtering on the raw
+-- timestamp first lets DuckLake skip every data file outside the window
+browser_window as (
     select
         *,
         (event_timestamp at time zone $tz)::date as event_date
     from raw.browser_events
+    where event_timestamp >= (select min(day) - 1 from days)::timestamptz
+      and event_timestamp < (select max(day) + 2 from days)::timestamptz
 ),
 
--- every copy of the events that may belong to the days; the first-loaded copy wins
-candidates as (
-    select *
-    from browser_all
-    where event_id in (select event_id from browser_all where event_date in (select day from days))
-),
-
+-- every copy of the days' events (a duplicated line has the same timestamp); the first-loaded
+-- copy wins
 browser as (
     select *
-    from candidates
+    from browser_window
+    where event_id in (
+        select event_id from browser_window where event_date in (select day from days)
+    )
     qualify row_number() over (
         partition by event_id order by _loaded_at, _source_file, _line_no
     ) = 1

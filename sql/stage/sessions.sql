@@ -15,6 +15,7 @@
 -- column landing_page: path of the first pageview
 -- column exit_page: path of the last pageview
 -- column is_bounce: the visit had a single pageview
+-- column is_engaged: the visit had two or more pageviews or lasted 10 seconds or more
 -- column utm_source: landing event's campaign source (null = none)
 -- column utm_medium: landing event's campaign medium
 -- column utm_campaign: landing event's campaign name
@@ -23,6 +24,7 @@
 -- column os_name: operating system
 -- column browser_name: browser
 -- column geo_country: country code
+-- column geo_region: region name
 -- column orders: orders paid in the visit
 -- column revenue: revenue of those orders
 -- column converted: the visit paid at least one order
@@ -68,7 +70,8 @@ summary as (
         any_value(device_type) as device_type,
         any_value(os_name) as os_name,
         any_value(browser_name) as browser_name,
-        any_value(geo_country) as geo_country
+        any_value(geo_country) as geo_country,
+        any_value(geo_region) as geo_region
     from visit_events
     group by session_id
 ),
@@ -95,6 +98,8 @@ final as (
         s.landing_page,
         s.exit_page,
         s.pageviews = 1 as is_bounce,
+        s.pageviews >= 2 or date_diff('second', s.session_start, s.session_end) >= 10
+            as is_engaged,
         s.utm_source,
         s.utm_medium,
         s.utm_campaign,
@@ -103,6 +108,7 @@ final as (
         s.os_name,
         s.browser_name,
         s.geo_country,
+        s.geo_region,
         coalesce(o.orders, 0) as orders,
         coalesce(o.revenue, 0)::decimal(18, 2) as revenue,
         coalesce(o.orders, 0) > 0 as converted

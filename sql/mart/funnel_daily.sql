@@ -1,0 +1,84 @@
+-- mart.funnel_daily: one row per day, traffic source, device type and funnel step.
+-- partition: date
+-- depends_on: stage.events, stage.sessions, stage.page_rules
+-- The steps and their order come from the rules table (sql/seeds/page_rules.csv), not from
+-- this SQL. A visit reaches a step when it views a page of that step; it counts on the day it
+-- started, with every step it reached before it ended.
+-- column date: the day the visits started
+-- column utm_source: the visits' campaign source ('(none)' = untagged)
+-- column device_type: desktop, mobile, tablet ('(unknown)' without a device row)
+-- column step: the funnel step (browse, add_to_cart, cart, checkout, purchase)
+-- column step_order: the step's position in the funnel (1 = first)
+-- column sessions: visits that reached the step
+-- column step_conversion: sessions / sessions at the previous step (1 for the first step)
+-- column overall_conversion: sessions / sessions at the first step
+
+with
+
+days as (
+    select unnest($days::date[]) as day
+),
+
+steps as (
+    select distinct funnel_step as step, funnel_order as step_order
+    from stage.page_rules
+    where funnel_step is not null
+),
+
+visits as (
+    select
+        session_id,
+        session_date,
+        coalesce(utm_source, '(none)') as utm_source,
+        coalesce(device_type, '(unknown)') as device_type
+    from stage.sessions
+    where session_date in (select day from days)
+),
+
+reached as (
+    select distinct e.session_id, e.funnel_step as step
+    from stage.events as e
+    where e.funnel_step is not null
+      and e.event_date between (select min(day) from days) and (select max(day) + 1 from days)
+      and e.session_id in (select session_id from visits)
+),
+
+-- every step for every segment that had visits, so a step nobody reached shows as 0
+segments as (
+    select distinct session_date as date, utm_source, device_type from visits
+),
+
+counts as (
+    select v.session_date as date, v.utm_source, v.device_type, r.step, count(*) as sessions
+    from reached as r
+    inner join visits as v using (session_id)
+    group by all
+),
+
+grid as (
+    select
+        g.date, g.utm_source, g.device_type, s.step, s.step_order,
+        coalesce(c.sessions, 0) as sessions
+    from segments as g
+    cross join steps as s
+    left join counts as c using (date, utm_source, device_type, step)
+),
+
+final as (
+    select
+        date,
+        utm_source,
+        device_type,
+        step,
+        step_order,
+        sessions,
+        case
+            when lag(sessions) over w is null then 1.0
+            else round(sessions / nullif(lag(sessions) over w, 0), 4)
+        end as step_conversion,
+        round(sessions / nullif(first_value(sessions) over w, 0), 4) as overall_conversion
+    from grid
+    window w as (partition by date, utm_source, device_type order by step_order)
+)
+
+select * from final

@@ -1,0 +1,65 @@
+-- mart.session_paths: one row per day, page-type path and whether the visit converted.
+-- partition: date
+-- depends_on: stage.events, stage.sessions
+-- A visit's path is the sequence of page types it viewed, repeats in a row collapsed
+-- ('product > product' is 'product'), cut after six steps (then ending in ' > ...').
+-- column date: the day the visits started
+-- column path: the page-type path, e.g. 'home > category > product > cart'
+-- column steps: page types in the path (up to 6)
+-- column converted: the visits paid an order
+-- column sessions: visits that took this path
+-- column orders: orders paid in those visits
+-- column revenue: revenue of those orders
+
+with
+
+days as (
+    select unnest($days::date[]) as day
+),
+
+visits as (
+    select session_id, session_date, converted, orders, revenue
+    from stage.sessions
+    where session_date in (select day from days)
+),
+
+views as (
+    select session_id, event_ts, event_id, coalesce(page_type, 'other') as page_type
+    from stage.events
+    where is_pageview
+      and event_date between (select min(day) from days) and (select max(day) + 1 from days)
+      and session_id in (select session_id from visits)
+),
+
+collapsed as (
+    select *
+    from views
+    qualify page_type is distinct from lag(page_type) over (
+        partition by session_id order by event_ts, event_id
+    )
+),
+
+paths as (
+    select
+        session_id,
+        list(page_type order by event_ts, event_id) as types
+    from collapsed
+    group by session_id
+),
+
+final as (
+    select
+        v.session_date as date,
+        array_to_string(p.types[1:6], ' > ') || case when len(p.types) > 6 then ' > ...' else '' end
+            as path,
+        least(len(p.types), 6) as steps,
+        v.converted,
+        count(*) as sessions,
+        sum(v.orders) as orders,
+        sum(v.revenue)::decimal(18, 2) as revenue
+    from visits as v
+    inner join paths as p using (session_id)
+    group by all
+)
+
+select * from final

@@ -1,0 +1,47 @@
+-- stage.visitors: one row per visitor (the tracker's user_domain_id) over the whole history.
+-- depends_on: stage.sessions
+-- The visitor map: when someone first and last came, how often, what they bought, and the
+-- traffic source of their first visit (first touch). Rebuilt whole: one aggregate over
+-- stage.sessions, which is small next to stage.events.
+-- column visitor_id: the visitor
+-- column first_seen: start of the visitor's first visit
+-- column last_seen: end of the visitor's last visit
+-- column first_seen_date: day of the first visit in the reporting time zone
+-- column first_seen_week: Monday of the first visit's week (the visitor's cohort)
+-- column sessions: visits
+-- column orders: orders paid
+-- column revenue: revenue of those orders
+-- column first_utm_source: campaign source of the first visit ('(none)' = untagged)
+-- column first_utm_medium: campaign medium of the first visit
+-- column first_utm_campaign: campaign of the first visit
+-- column first_referer_medium: referring medium of the first visit
+-- column geo_country: country of the most recent visit
+-- column device_type: device of the most recent visit
+
+with
+
+sessions as (
+    select * from stage.sessions where visitor_id is not null
+),
+
+final as (
+    select
+        visitor_id,
+        min(session_start) as first_seen,
+        max(session_end) as last_seen,
+        min(session_date) as first_seen_date,
+        date_trunc('week', min(session_date))::date as first_seen_week,
+        count(*) as sessions,
+        sum(orders) as orders,
+        sum(revenue)::decimal(18, 2) as revenue,
+        coalesce(arg_min(utm_source, (session_start, session_id)), '(none)') as first_utm_source,
+        arg_min(utm_medium, (session_start, session_id)) as first_utm_medium,
+        arg_min(utm_campaign, (session_start, session_id)) as first_utm_campaign,
+        arg_min(referer_medium, (session_start, session_id)) as first_referer_medium,
+        arg_max(geo_country, (session_start, session_id)) as geo_country,
+        arg_max(device_type, (session_start, session_id)) as device_type
+    from sessions
+    group by visitor_id
+)
+
+select * from final
