@@ -1,0 +1,76 @@
+"""The `clicklake` command as a user runs it: a real process, its exit status and its output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clicklake.config import load_settings
+from clicklake.lake import connect
+
+
+def clicklake(home: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run `clicklake ARGS` with its lake under `home` and no `.env`, as a user would."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("CLICKLAKE_") and not k.startswith("AWS_")}
+    env |= {"CLICKLAKE_HOME": str(home), "CLICKLAKE_ENV_FILE": "/nonexistent"}
+    return subprocess.run([sys.executable, "-m", "clicklake.cli", *args], cwd=home, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    """The single error line of a failed command; fails the test on a traceback or more."""
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [x for x in result.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("clicklake: ")
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def empty_lake(tmp_path_factory) -> Path:
+    """A lake with its schemas and raw/ops tables, and no data."""
+    home = tmp_path_factory.mktemp("cli")
+    connect(settings=load_settings({"CLICKLAKE_HOME": str(home),
+                                    "CLICKLAKE_ENV_FILE": "/nonexistent"})).close()
+    return home
+
+
+def test_bad_sql_prints_one_line_and_exits_1_without_a_traceback(empty_lake):
+    result = clicklake(empty_lake, "query", "select nonsense")
+    assert "nonsense" in one_line_error(result)
+    assert result.stdout == ""
+
+
+def test_query_on_an_empty_home_says_there_is_no_lake(tmp_path):
+    line = one_line_error(clicklake(tmp_path, "query", "select 1"))
+    assert "no lake" in line
+    assert not (tmp_path / "catalog.sqlite").exists()  # a reader never creates a lake
+
+
+def test_query_as_json_is_an_array_of_row_objects(empty_lake):
+    sql = ("select n, s, price, day from (values (1, 'a', 2.50::decimal(18, 2), "
+           "date '2024-03-01'), (2, null, 10.00, date '2024-03-02')) t(n, s, price, day) "
+           "order by n")
+    result = clicklake(empty_lake, "query", sql, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        {"n": 1, "s": "a", "price": 2.5, "day": "2024-03-01"},
+        {"n": 2, "s": None, "price": 10.0, "day": "2024-03-02"},
+    ]
+    result = clicklake(empty_lake, "query", "select count(*) as files from ops.load_ledger",
+                       "--format", "json")
+    assert json.loads(result.stdout) == [{"files": 0}]
+
+
+def test_run_with_end_before_start_is_a_clear_error_that_writes_nothing(tmp_path):
+    result = clicklake(tmp_path, "run", "--start", "2024-03-01T05", "--end", "2024-03-01T02")
+    line = one_line_error(result)
+    assert "--end" in line and "--start" in line
+    assert list(tmp_path.iterdir()) == []
