@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint venv postgres clean
+.PHONY: demo test check lint venv postgres chromium clean
 
 # one environment for every README command: pipeline, Airflow, dashboard, notebooks, tests
 $(STAMP): pyproject.toml
@@ -19,7 +19,7 @@ demo: venv  ## generate a sample day and run it through the embedded lake
 	$(BIN)/clicklake demo
 
 # the tests start their own PostgreSQL cluster and S3 server on free 127.0.0.1 ports
-test: venv postgres  ## the whole suite
+test: venv postgres chromium  ## the whole suite
 	$(BIN)/python -m pytest
 
 lint: venv
@@ -27,13 +27,23 @@ lint: venv
 
 check: lint test  ## ruff + the whole suite
 
-# PostgreSQL's server binaries come from Debian's packages; install them when missing.
+# System packages the tests need, from Debian: PostgreSQL's server binaries (the catalog tests
+# start a private cluster) and Chromium (the dashboard's browser tests). Installed when missing
+# and run as root; otherwise a clear message says what to install.
+# $(call debian_package,<command that succeeds when present>,<package>)
+define debian_package
+@$(1) >/dev/null 2>&1 || { \
+  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+    echo "installing $(2) (Debian package)"; \
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
+  else echo "the tests need $(2): apt-get install $(2)" >&2; exit 1; fi; }
+endef
+
 postgres:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing PostgreSQL server (Debian package)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
-	  else echo "the tests need a PostgreSQL server: apt-get install postgresql" >&2; exit 1; fi; }
+	$(call debian_package,ls /usr/lib/postgresql/*/bin/initdb,postgresql)
+
+chromium:
+	$(call debian_package,command -v chromium,chromium)
 
 clean:
 	rm -rf .clicklake .pytest_cache test-artifacts
