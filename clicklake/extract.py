@@ -73,7 +73,9 @@ def in_window(uri: str, start: datetime, end: datetime) -> bool:
     return lo < end and hi > start
 
 
-def source_objects(settings: Settings, stream: str, start: datetime, end: datetime) -> list[ObjectInfo]:
+def source_objects(
+    settings: Settings, stream: str, start: datetime, end: datetime
+) -> list[ObjectInfo]:
     """The stream's source objects whose folder lies in [start - lookback, end)."""
     lo = start - timedelta(hours=settings.lookback_hours)
     found: list[ObjectInfo] = []
@@ -119,53 +121,73 @@ def split_lines(
 
     Blank lines are not rows. Each line is read as text (the delimiter is a control character
     that valid JSON cannot hold unescaped) so that invalid JSON is seen, numbered and kept.
+    The landing file is written in one streaming pass (row order is kept, so line N stays
+    line N); only a file with blank or invalid lines is read again to number and keep them.
     """
-    con.execute(
-        """
-        create or replace temp table _lines as
-        select
-            line_no,
-            line,
-            case
-                when not json_valid(line) then 'invalid JSON'
-                when json_type(line) <> 'OBJECT' then 'not a JSON object'
-            end as reason
-        from (
-            select row_number() over () as line_no, line
-            from read_csv(
-                $path, columns = {'line': 'VARCHAR'}, header = false, delim = chr(1),
-                quote = '', escape = '', comment = '', auto_detect = false,
-                strict_mode = false, max_line_size = $max, compression = $compression
-            )
-        )
-        where trim(coalesce(line, '')) <> ''
-        """,
-        {"path": path, "max": MAX_LINE_BYTES, "compression": compression},
-    )
-    lines, bad = con.execute(
-        "select count(*), count(reason) from _lines"
-    ).fetchone()
-    con.execute(
+    source = f"""
+        read_csv(
+            $path, columns = {{'line': 'VARCHAR'}}, header = false, delim = chr(1),
+            quote = '', escape = '', comment = '', auto_detect = false,
+            strict_mode = false, max_line_size = {MAX_LINE_BYTES}, compression = $compression
+        )"""
+    params = {"path": path, "compression": compression}
+    # a valid JSON text that starts with `{` is an object; json_type only for the odd others
+    total = con.execute(
         f"""
         copy (
-            select coalesce(l.line, '')
-            from range(1, (select coalesce(max(line_no), 0) + 1 from _lines)) r(line_no)
-            left join _lines l on l.line_no = r.line_no and l.reason is null
-            order by r.line_no
+            select case when json_valid(line)
+                         and (starts_with(line, '{{') or json_type(line) = 'OBJECT')
+                        then line else '' end
+            from {source}
         ) to '{_sql_str(landing_uri)}' (format csv, header false, quote '', escape '',
             delimiter chr(1))
+        """,
+        params,
+    ).fetchone()[0]
+    landed = con.execute(
+        f"""
+        select count(*) from read_csv(
+            '{_sql_str(landing_uri)}', columns = {{'line': 'VARCHAR'}}, header = false,
+            delim = chr(1), quote = '', escape = '', comment = '', auto_detect = false,
+            strict_mode = false, max_line_size = {MAX_LINE_BYTES}
+        ) where line <> ''
         """
+    ).fetchone()[0]
+    if landed == total:  # every line an object: nothing blank, nothing to reject
+        return total, 0
+    con.execute(
+        f"""
+        create or replace temp table _unfit as
+        select line_no, line, reason
+        from (
+            select
+                line_no,
+                line,
+                case
+                    when trim(coalesce(line, '')) = '' then 'blank'
+                    when not json_valid(line) then 'invalid JSON'
+                    when json_type(line) <> 'OBJECT' then 'not a JSON object'
+                end as reason
+            from (select row_number() over () as line_no, line from {source})
+        )
+        where reason is not null
+        """,
+        params,
     )
+    blank, bad = con.execute(
+        "select count(*) filter (where reason = 'blank'), count(*) filter (where reason <> 'blank')"
+        " from _unfit"
+    ).fetchone()
     if bad:
         con.execute(
             f"""
-            copy (select line_no, reason, line from _lines where reason is not null
+            copy (select line_no, reason, line from _unfit where reason <> 'blank'
                   order by line_no)
             to '{_sql_str(rejected_uri)}' (format json)
             """
         )
-    con.execute("drop table _lines")
-    return lines, bad
+    con.execute("drop table _unfit")
+    return total - blank, bad
 
 
 def _sql_str(value: str) -> str:
@@ -184,7 +206,9 @@ def land_object(
                 members = [m for m in zf.namelist() if _kind(m) in ("none", "gzip")]
                 for member in members:
                     target = Path(zf.extract(member, tmp))
-                    landed.append(_land(con, settings, stream, obj, str(target), _kind(member), member))
+                    landed.append(
+                        _land(con, settings, stream, obj, str(target), _kind(member), member)
+                    )
         return landed
     return [_land(con, settings, stream, obj, obj.uri, kind, None)]
 

@@ -68,31 +68,49 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _typed_select(columns: list[Column]) -> str:
-    """SQL over `_rows` (line_no, line, s, unknown) that types each field and says why not."""
+def _parsed(columns: list[Column]) -> str:
+    """SQL over one landed file (`$path`): line_no, line, each field typed, and why not.
+
+    One JSON parse per line extracts every field (as text, then cast: the text is what a
+    rejection reason quotes) and one more lists its keys to spot fields the contract does not
+    know. Blank lines (where extract dropped an invalid line) are not rows but keep numbering.
+    """
+    known = ", ".join(_lit(c.name) for c in columns)
+    paths = ", ".join(_lit("$." + json.dumps(c.name)) for c in columns)
     typed, reasons, unfit = [], [], []
-    for c in columns:
-        raw = f"s.{_ident(c.name)}"
+    for i, c in enumerate(columns, start=1):
+        raw = f"v[{i}]"
         value = f"nullif(trim({raw}), '')" if c.required else raw
-        cast = f"try_cast({value} as {c.type})"
+        cast = value if c.type == "VARCHAR" else f"try_cast({value} as {c.type})"
         typed.append(f"{cast} as {_ident(c.name)}")
-        bad = f"{value} is not null and {cast} is null"
+        bad = "false" if c.type == "VARCHAR" else f"{value} is not null and {cast} is null"
         if c.required:
             reasons.append(
                 f"case when {value} is null then {_lit('missing ' + c.name)} "
                 f"when {bad} then {_lit('invalid ' + c.name + ': ')} || left({raw}, 60) end"
             )
-        else:
+        elif c.type != "VARCHAR":
             unfit.append(f"({bad})")
-    has_unmapped = " or ".join(["len(unknown) > 0", *unfit])
+    has_unmapped = " or ".join([f"not list_has_all([{known}], json_keys(line))", *unfit])
     return f"""
         select
             line_no,
             line,
             {", ".join(typed)},
-            nullif(concat_ws('; ', {", ".join(reasons)}), '') as _reason,
+            nullif(concat_ws('; ', {", ".join(reasons) or "null"}), '') as _reason,
             ({has_unmapped}) as _has_unmapped
-        from _rows
+        from (
+            select line_no, line, json_extract_string(line, [{paths}]) as v
+            from (
+                select row_number() over () as line_no, line
+                from read_csv(
+                    $path, columns = {{'line': 'VARCHAR'}}, header = false, delim = chr(1),
+                    quote = '', escape = '', comment = '', auto_detect = false,
+                    strict_mode = false, max_line_size = {MAX_LINE_BYTES}
+                )
+            )
+            where line <> ''
+        )
     """
 
 
@@ -106,48 +124,49 @@ def load_file(
 ) -> tuple[int, int, int, dict[str, int]]:
     """Stage one landed file into raw and ops inside the caller's transaction.
 
-    Returns (rows_in, rows_loaded, rows_rejected, reasons).
+    Returns (rows_in, rows_loaded, rows_rejected, reasons). The rows stream from the file into
+    raw in one pass; only a file with rejected lines is read a second time, for those lines.
     """
     landing_uri, source_uri, rejected_uri, lines_in, lines_invalid = landed
-    struct = json.dumps({c.name: "VARCHAR" for c in columns})
-    known = [c.name for c in columns]
-    con.execute(
-        """
-        create or replace temp table _rows as
-        select
-            line_no,
-            line,
-            json_transform(line, $struct) as s,
-            list_filter(json_keys(line), k -> not list_contains($known, k)) as unknown
-        from (
-            select row_number() over () as line_no, line
-            from read_csv(
-                $path, columns = {'line': 'VARCHAR'}, header = false, delim = chr(1),
-                quote = '', escape = '', comment = '', auto_detect = false,
-                strict_mode = false, max_line_size = $max
-            )
-        )
-        where trim(coalesce(line, '')) <> ''
-        """,
-        {"struct": struct, "known": known, "path": landing_uri, "max": MAX_LINE_BYTES},
-    )
-    con.execute(f"create or replace temp table _typed as {_typed_select(columns)}")
+    parsed = _parsed(columns)
     names = ", ".join(_ident(c.name) for c in columns)
     loaded = con.execute(
         f"""
         insert into raw.{_ident(stream)} ({names}, {", ".join(LINEAGE)})
         select {names}, case when _has_unmapped then line::json end, $source, line_no, $batch,
                now()
-        from _typed where _reason is null
+        from ({parsed}) where _reason is null
         """,
-        {"source": source_uri, "batch": batch_id},
+        {"path": landing_uri, "source": source_uri, "batch": batch_id},
     ).fetchone()[0]
+    reasons: dict[str, int] = {}
+    # extract landed lines_in - lines_invalid objects: any not loaded broke the contract
+    if loaded != lines_in - lines_invalid or rejected_uri:
+        reasons = _reject(con, stream, parsed, landed, batch_id)
+    rejected = sum(reasons.values())
+    if lines_in != loaded + rejected:
+        raise ReconciliationError(
+            f"{landing_uri}: {lines_in} lines in, {loaded} loaded + {rejected} rejected"
+        )
+    con.execute(
+        "insert into ops.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, now())",
+        [landing_uri, stream, source_uri, lines_in, loaded, rejected, batch_id, run_id],
+    )
+    return lines_in, loaded, rejected, reasons
+
+
+def _reject(
+    con: duckdb.DuckDBPyConnection, stream: str, parsed: str, landed: tuple, batch_id: str
+) -> dict[str, int]:
+    """Write the file's rejected lines (contract breaks and extract's invalid lines) to
+    `ops.rejected_rows`; return their count by reason."""
+    landing_uri, source_uri, rejected_uri = landed[:3]
     sidecar = (
         """
         union all
         select line_no, reason, line
-        from read_json($path, columns = {'line_no': 'BIGINT', 'reason': 'VARCHAR',
-                                         'line': 'VARCHAR'})
+        from read_json($rejected, columns = {'line_no': 'BIGINT', 'reason': 'VARCHAR',
+                                             'line': 'VARCHAR'})
         """
         if rejected_uri
         else ""
@@ -155,10 +174,10 @@ def load_file(
     con.execute(
         f"""
         create or replace temp table _rejects as
-        select line_no, _reason as reason, line from _typed where _reason is not null
+        select line_no, _reason as reason, line from ({parsed}) where _reason is not null
         {sidecar}
         """,
-        {"path": rejected_uri} if rejected_uri else {},
+        {"path": landing_uri, **({"rejected": rejected_uri} if rejected_uri else {})},
     )
     con.execute(
         """
@@ -171,18 +190,8 @@ def load_file(
         con.execute("select split_part(reason, ':', 1), count(*) from _rejects group by all")
         .fetchall()
     )
-    rejected = sum(reasons.values())
-    if lines_in != loaded + rejected:
-        raise ReconciliationError(
-            f"{landing_uri}: {lines_in} lines in, {loaded} loaded + {rejected} rejected"
-        )
-    con.execute(
-        "insert into ops.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, now())",
-        [landing_uri, stream, source_uri, lines_in, loaded, rejected, batch_id, run_id],
-    )
-    for temp in ("_rows", "_typed", "_rejects"):
-        con.execute(f"drop table {temp}")
-    return lines_in, loaded, rejected, reasons
+    con.execute("drop table _rejects")
+    return reasons
 
 
 def pending_files(con: duckdb.DuckDBPyConnection, stream: str) -> list[tuple]:

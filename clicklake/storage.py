@@ -91,10 +91,32 @@ def list_objects(settings: Settings, prefix: str) -> list[ObjectInfo]:
     found = []
     for path in root.rglob("*"):
         if path.is_file() and not path.name.startswith("."):
-            # Like S3's etag, the MD5 of the content: rewriting identical bytes is no new version.
-            etag = hashlib.md5(path.read_bytes()).hexdigest()
-            found.append(ObjectInfo(str(path), path.stat().st_size, etag))
+            stat = path.stat()
+            found.append(ObjectInfo(str(path), stat.st_size, _local_etag(path, stat)))
     return sorted(found, key=lambda o: o.uri)
+
+
+_ETAGS: dict[tuple[str, int, int], str] = {}
+
+
+def _local_etag(path: Path, stat: os.stat_result) -> str:
+    """Like S3's etag, the MD5 of the content: rewriting identical bytes is no new version.
+
+    Every run lists its lookback window again; a file whose size and mtime have not changed
+    since this process hashed it is not read again.
+    """
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    etag = _ETAGS.get(key)
+    if etag is None:
+        digest = hashlib.md5()
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        etag = digest.hexdigest()
+        if len(_ETAGS) > 100_000:  # a long-lived process must not grow without bound
+            _ETAGS.clear()
+        _ETAGS[key] = etag
+    return etag
 
 
 def read_bytes(settings: Settings, uri: str) -> bytes:
