@@ -79,7 +79,7 @@ def test_notebooks_are_kept_without_outputs_and_use_the_venv_kernel(name):
     assert nb.metadata.kernelspec.name == "python3"
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(c.outputs == [] and c.execution_count is None for c in code)
-    assert "clicklake.notebooks import connect" in code[0].source
+    assert "from clicklake.notebooks import connect" in code[0].source
     assert any(c.source.startswith("%load_ext sql") for c in code)
 
 
