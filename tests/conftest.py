@@ -120,7 +120,6 @@ def postgres() -> Iterator[PostgresCluster]:
         shutil.chown(pwfile, owner)
     port = free_port()
     pg_ctl = [*prefix, str(bindir / "pg_ctl"), "-D", str(data)]
-    started = False
     try:
         subprocess.run(
             [*prefix, str(bindir / "initdb"), "-D", str(data), "-U", PG_USER,
@@ -132,7 +131,6 @@ def postgres() -> Iterator[PostgresCluster]:
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
         subprocess.run([*pg_ctl, "-l", str(log), "-o", options, "-w", "-t",
                         str(START_TIMEOUT_S), "start"], check=True, capture_output=True, text=True)
-        started = True
         _wait_for_port(port, None, "PostgreSQL", log)
         yield PostgresCluster(port)
     except subprocess.CalledProcessError as exc:
@@ -140,7 +138,7 @@ def postgres() -> Iterator[PostgresCluster]:
         pytest.fail(f"PostgreSQL failed: {' '.join(exc.cmd[:4])}...: {exc.stderr}\n{tail}",
                     pytrace=False)
     finally:
-        if started:
+        if (data / "postmaster.pid").exists():  # also after a start that timed out
             subprocess.run([*pg_ctl, "-m", "immediate", "-w", "stop"], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
 
