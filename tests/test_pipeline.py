@@ -25,6 +25,7 @@ from clicklake import pipeline, transform
 from clicklake.config import Settings, load_settings
 from clicklake.generate import FAULTS, generate
 from clicklake.lake import connect
+from clicklake.storage import list_objects
 
 START = datetime(2024, 3, 1, 22, tzinfo=UTC)  # 22:00 to 02:00: the runs cross midnight
 HOURS = 4
@@ -448,8 +449,11 @@ def test_postgres_catalog_and_s3_storage_give_the_truth_too(servers, source, exp
     ledger = servers.rows("select rows_in, rows_loaded, rows_rejected from ops.load_ledger")
     assert all(i == lo + r for i, lo, r in ledger)
     assert sum(r[0] for r in ledger) == expected.lines
-    # the Parquet files are in the bucket, not on the local disk
+    # landing and the Parquet files are in the bucket, nothing on the local disk
     assert not any(Path(servers.settings.home).rglob("*.parquet"))
+    assert not (Path(servers.settings.home) / "landing").exists()
+    landed = list_objects(servers.settings, servers.settings.landing_uri)
+    assert len([o for o in landed if "/_rejected/" not in o.uri]) == len(ledger)
 
 
 def test_postgres_and_s3_build_the_same_stage_and_marts_as_the_embedded_lake(servers, one_pass):
