@@ -1,0 +1,247 @@
+"""The dashboard's queries: what the Streamlit pages ask the lake, as plain functions.
+
+Every statement lives in `sql/dashboard.sql`, one `-- query: <name>` section per function here.
+Each function takes a lake connection (the dashboard's is read-only) and the global `Filters`
+and returns a pandas DataFrame, so the pages only lay things out and the tests call the very
+same functions. Filter values are always bound as parameters, never formatted into SQL; an
+empty filter means "all", and a mart without a dimension ignores that filter (`APPLIES` says
+which filters each page honours, so the page can tell the user).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from functools import cache
+
+import duckdb
+import pandas as pd
+
+from clicklake.lake import SQL_DIR
+
+NO_DATA = "No data yet — run `make demo` or the Airflow DAG, then reload this page."
+
+# Which global filters each page's data can honour (the other marts have no such column).
+APPLIES = {
+    "overview": ("dates", "source", "device", "country"),
+    "funnel": ("dates", "source", "device"),
+    "acquisition": ("dates", "source"),
+    "products": ("dates",),
+    "audience": ("dates", "device", "country"),
+    "behaviour": ("dates",),
+    "session_lengths": ("dates", "source", "device", "country"),
+    "cohorts": ("dates",),
+    "data_health": (),
+}
+FUNNEL_BREAKDOWNS = ("source", "device")
+ATTRIBUTION_MODELS = {"first_touch": "First touch", "last_non_direct": "Last non-direct"}
+AUDIENCE_DIMENSIONS = ("country", "device", "os", "browser")
+PAGE_ORDERS = ("pageviews", "entrances", "exits")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The sidebar's global filters: an inclusive date range and optional dimension values."""
+
+    start: date
+    end: date
+    sources: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> Filters:
+        """The same filters over the period of equal length that ends the day before `start`."""
+        return replace(self, start=self.start - timedelta(days=self.days),
+                       end=self.start - timedelta(days=1))
+
+    def params(self) -> dict[str, object]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "sources": list(self.sources),
+            "devices": list(self.devices),
+            "countries": list(self.countries),
+        }
+
+
+@cache
+def queries() -> dict[str, str]:
+    """The sections of `sql/dashboard.sql` by name."""
+    text = (SQL_DIR / "dashboard.sql").read_text()
+    sections = re.split(r"^-- query: (\w+)\n", text, flags=re.MULTILINE)
+    return {name: sql.strip() for name, sql in zip(sections[1::2], sections[2::2], strict=True)}
+
+
+def run(con: duckdb.DuckDBPyConnection, name: str, **params: object) -> pd.DataFrame:
+    """Run the query `name`, binding the parameters it names (DuckDB rejects unused ones)."""
+    sql = queries()[name]
+    used = set(re.findall(r"\$(\w+)", sql))
+    missing = used - params.keys()
+    if missing:
+        raise ValueError(f"query {name} needs parameters {', '.join(sorted(missing))}")
+    return con.execute(sql, {k: v for k, v in params.items() if k in used}).df()
+
+
+def _one_of(value: str, allowed: tuple[str, ...] | dict, what: str) -> str:
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}: use one of {', '.join(allowed)}")
+    return value
+
+
+# -- the sidebar -------------------------------------------------------------------------------
+
+def date_bounds(con: duckdb.DuckDBPyConnection) -> tuple[date, date] | None:
+    """The first and last day in `mart.daily_kpis`, or None when it has no rows yet."""
+    row = run(con, "date_bounds").iloc[0]
+    if pd.isna(row["first_day"]):
+        return None
+    return pd.Timestamp(row["first_day"]).date(), pd.Timestamp(row["last_day"]).date()
+
+
+def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """The values the sidebar offers: sources, devices and countries seen in the traffic mart."""
+    row = run(con, "filter_options").iloc[0]
+    return {k: list(row[k]) if row[k] is not None else [] for k in ("sources", "devices",
+                                                                      "countries")}
+
+
+# -- pages -------------------------------------------------------------------------------------
+
+def kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> dict[str, float | None]:
+    """The headline numbers of the period: visitors (distinct), sessions, orders, revenue,
+    conversion rate (orders / sessions) and average order value (revenue / orders)."""
+    row = run(con, "kpis", **f.params()).iloc[0]
+    return {k: None if pd.isna(v) else float(v) for k, v in row.items()}
+
+
+def daily_trend(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """Sessions, orders, revenue and conversion per day."""
+    return run(con, "daily_trend", **f.params())
+
+
+def hourly_trend(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """Sessions, pageviews, orders and revenue per hour."""
+    return run(con, "hourly_trend", **f.params())
+
+
+def daily_kpis(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """`mart.daily_kpis` over the date range: the whole shop, it has no other dimension."""
+    return run(con, "daily_kpis", **f.params())
+
+
+def funnel(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """Sessions reaching each funnel step, with step and overall conversion."""
+    return run(con, "funnel", **f.params())
+
+
+def funnel_by(con: duckdb.DuckDBPyConnection, f: Filters, by: str) -> pd.DataFrame:
+    """The funnel per `segment`, where `by` is 'source' or 'device'."""
+    return run(con, "funnel_by", **f.params(), by=_one_of(by, FUNNEL_BREAKDOWNS, "breakdown"))
+
+
+def acquisition(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """Sessions, bounce rate, orders, revenue and conversion per source / medium / campaign."""
+    return run(con, "acquisition", **f.params())
+
+
+def attribution(con: duckdb.DuckDBPyConnection, f: Filters, model: str) -> pd.DataFrame:
+    """Orders and revenue credited to each source / medium / campaign under `model`
+    ('first_touch' or 'last_non_direct'), with each one's share of the revenue."""
+    model = _one_of(model, ATTRIBUTION_MODELS, "attribution model")
+    return run(con, "attribution", **f.params(), model=model)
+
+
+def attribution_by_model(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """Revenue per source under each attribution model, side by side."""
+    return run(con, "attribution_by_model", **f.params())
+
+
+def top_products(con: duckdb.DuckDBPyConnection, f: Filters, limit: int = 20) -> pd.DataFrame:
+    """The best-selling products by revenue, with cart adds, units and cart-to-purchase rate."""
+    return run(con, "top_products", **f.params(), limit=limit)
+
+
+def categories(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """Cart adds, units, orders and revenue per category."""
+    return run(con, "categories", **f.params())
+
+
+def price_bands(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """Per price band: cart adds, units bought and the share of cart adds that were bought."""
+    return run(con, "price_bands", **f.params())
+
+
+def audience_by(con: duckdb.DuckDBPyConnection, f: Filters, dimension: str) -> pd.DataFrame:
+    """Sessions, bounce rate, orders, revenue and conversion per `value` of `dimension`
+    ('country', 'device', 'os' or 'browser')."""
+    dimension = _one_of(dimension, AUDIENCE_DIMENSIONS, "audience dimension")
+    return run(con, "audience_by", **f.params(), dimension=dimension)
+
+
+def regions(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """Sessions, orders, revenue and conversion per country and region."""
+    return run(con, "regions", **f.params())
+
+
+def pages(
+    con: duckdb.DuckDBPyConnection, f: Filters, order: str = "pageviews", limit: int = 15
+) -> pd.DataFrame:
+    """The top pages by `order`: 'pageviews', 'entrances' (entry pages) or 'exits'."""
+    order = _one_of(order, PAGE_ORDERS, "page order")
+    return run(con, "pages", **f.params(), order=order, limit=limit)
+
+
+def paths(
+    con: duckdb.DuckDBPyConnection, f: Filters, limit: int = 20, converted_only: bool = False
+) -> pd.DataFrame:
+    """The most common page-type paths through a visit, with how many of them converted
+    (only the converting visits' paths with `converted_only`)."""
+    return run(con, "paths", **f.params(), limit=limit, converted_only=converted_only)
+
+
+def session_lengths(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """How many visits lasted how long (first to last event), in fixed buckets."""
+    return run(con, "session_lengths", **f.params())
+
+
+def session_length_summary(con: duckdb.DuckDBPyConnection, f: Filters) -> dict[str, float]:
+    """Visits, and the median, mean and 90th percentile of their duration in seconds."""
+    row = run(con, "session_length_summary", **f.params()).iloc[0]
+    return {k: None if pd.isna(v) else float(v) for k, v in row.items()}
+
+
+def cohorts(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """Weekly retention of the cohorts first seen in the weeks the date range touches."""
+    return run(con, "cohorts", **f.params())
+
+
+# -- data health (the pipeline's own records: the sidebar filters do not apply) ----------------
+
+def freshness(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per stream: when it was last loaded, how many minutes ago, files and rows loaded."""
+    return run(con, "freshness")
+
+
+def recent_runs(con: duckdb.DuckDBPyConnection, limit: int = 24) -> pd.DataFrame:
+    """The last pipeline runs: status, rows loaded, seconds per step and wall-clock seconds."""
+    return run(con, "recent_runs", limit=limit)
+
+
+def rejected_by_reason(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Rejected source lines per stream and reason."""
+    return run(con, "rejected_by_reason")
+
+
+def check_results(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Each check's latest result, and in how many recorded runs it failed."""
+    return run(con, "check_results")
+
+
+def snapshots(con: duckdb.DuckDBPyConnection, limit: int = 50) -> pd.DataFrame:
+    """The latest lake snapshots (the points time travel can go back to) and what changed."""
+    return run(con, "snapshots", limit=limit)

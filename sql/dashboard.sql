@@ -1,0 +1,461 @@
+-- Every query the Streamlit dashboard runs, one section per function of clicklake/dashboard.py.
+-- The text is constant: filter values are bound as parameters ($start, $end, $sources, $devices,
+-- $countries, ...), and an empty list means "all". A mart without a dimension ignores that
+-- filter. Sessions count on the day they start, orders and revenue on the day they are paid.
+
+-- query: date_bounds
+select min(date) as first_day, max(date) as last_day
+from mart.daily_kpis
+
+-- query: filter_options
+select
+    list(distinct utm_source order by utm_source) filter (where utm_source is not null)
+        as sources,
+    list(distinct device_type order by device_type) filter (where device_type is not null)
+        as devices,
+    list(distinct geo_country order by geo_country) filter (where geo_country is not null)
+        as countries,
+from mart.hourly_traffic
+
+-- query: kpis
+-- stage.sessions, like the marts, must show a missing source, device or country as a value
+with
+
+traffic as (
+    select
+        sum(sessions)::bigint as sessions,
+        sum(orders)::bigint as orders,
+        sum(revenue) as revenue,
+    from mart.hourly_traffic
+    where date between $start and $end
+      and (len($sources::varchar[]) = 0 or list_contains($sources::varchar[], utm_source))
+      and (len($devices::varchar[]) = 0 or list_contains($devices::varchar[], device_type))
+      and (len($countries::varchar[]) = 0 or list_contains($countries::varchar[], geo_country))
+),
+
+-- visitors do not add up over days or segments: count them distinct, from the visits
+visitors as (
+    select count(distinct visitor_id) as visitors
+    from stage.sessions
+    where session_date between $start and $end
+      and (len($sources::varchar[]) = 0
+           or list_contains($sources::varchar[], coalesce(utm_source, '(none)')))
+      and (len($devices::varchar[]) = 0
+           or list_contains($devices::varchar[], coalesce(device_type, '(unknown)')))
+      and (len($countries::varchar[]) = 0
+           or list_contains($countries::varchar[], coalesce(geo_country, '(unknown)')))
+)
+
+select
+    v.visitors,
+    coalesce(t.sessions, 0) as sessions,
+    coalesce(t.orders, 0) as orders,
+    coalesce(t.revenue, 0) as revenue,
+    t.orders / nullif(t.sessions, 0) as conversion_rate,
+    t.revenue / nullif(t.orders, 0) as avg_order_value,
+from traffic as t, visitors as v
+
+-- query: daily_trend
+select
+    date,
+    sum(sessions)::bigint as sessions,
+    sum(orders)::bigint as orders,
+    sum(revenue) as revenue,
+    sum(orders) / nullif(sum(sessions), 0) as conversion_rate,
+from mart.hourly_traffic
+where date between $start and $end
+  and (len($sources::varchar[]) = 0 or list_contains($sources::varchar[], utm_source))
+  and (len($devices::varchar[]) = 0 or list_contains($devices::varchar[], device_type))
+  and (len($countries::varchar[]) = 0 or list_contains($countries::varchar[], geo_country))
+group by date
+order by date
+
+-- query: hourly_trend
+select
+    hour,
+    sum(sessions)::bigint as sessions,
+    sum(pageviews)::bigint as pageviews,
+    sum(orders)::bigint as orders,
+    sum(revenue) as revenue,
+from mart.hourly_traffic
+where date between $start and $end
+  and (len($sources::varchar[]) = 0 or list_contains($sources::varchar[], utm_source))
+  and (len($devices::varchar[]) = 0 or list_contains($devices::varchar[], device_type))
+  and (len($countries::varchar[]) = 0 or list_contains($countries::varchar[], geo_country))
+group by hour
+order by hour
+
+-- query: daily_kpis
+select
+    date, visitors, new_visitors, returning_visitors, sessions, pageviews, add_to_carts,
+    orders, revenue, conversion_rate, avg_order_value, bounce_rate,
+from mart.daily_kpis
+where date between $start and $end
+order by date desc
+
+-- query: funnel
+with
+
+steps as (
+    select step, step_order, sum(sessions)::bigint as sessions
+    from mart.funnel_daily
+    where date between $start and $end
+      and (len($sources::varchar[]) = 0 or list_contains($sources::varchar[], utm_source))
+      and (len($devices::varchar[]) = 0 or list_contains($devices::varchar[], device_type))
+    group by all
+)
+
+select
+    step,
+    step_order,
+    sessions,
+    coalesce(sessions / nullif(lag(sessions) over (order by step_order), 0), 1)
+        as step_conversion,
+    sessions / nullif(first(sessions) over (order by step_order), 0) as overall_conversion,
+from steps
+order by step_order
+
+-- query: funnel_by
+-- $by is 'source' or 'device': the segment column is chosen by a bound value
+with
+
+steps as (
+    select
+        case $by when 'device' then device_type else utm_source end as segment,
+        step,
+        step_order,
+        sum(sessions)::bigint as sessions,
+    from mart.funnel_daily
+    where date between $start and $end
+      and (len($sources::varchar[]) = 0 or list_contains($sources::varchar[], utm_source))
+      and (len($devices::varchar[]) = 0 or list_contains($devices::varchar[], device_type))
+    group by all
+)
+
+select
+    segment,
+    step,
+    step_order,
+    sessions,
+    coalesce(sessions / nullif(lag(sessions) over w, 0), 1) as step_conversion,
+    sessions / nullif(first(sessions) over w, 0) as overall_conversion,
+from steps
+window w as (partition by segment order by step_order)
+order by segment, step_order
+
+-- query: acquisition
+select
+    utm_source,
+    utm_medium,
+    utm_campaign,
+    sum(sessions)::bigint as sessions,
+    sum(bounces) / nullif(sum(sessions), 0) as bounce_rate,
+    sum(orders)::bigint as orders,
+    sum(revenue) as revenue,
+    sum(orders) / nullif(sum(sessions), 0) as conversion_rate,
+from mart.acquisition_daily
+where date between $start and $end
+  and (len($sources::varchar[]) = 0 or list_contains($sources::varchar[], utm_source))
+group by all
+order by sessions desc, utm_source, utm_medium nulls first, utm_campaign nulls first
+
+-- query: attribution
+select
+    utm_source,
+    utm_medium,
+    utm_campaign,
+    sum(orders)::bigint as orders,
+    sum(revenue) as revenue,
+    sum(revenue) / nullif(sum(sum(revenue)) over (), 0) as revenue_share,
+from mart.attribution
+where date between $start and $end
+  and model = $model
+  and (len($sources::varchar[]) = 0 or list_contains($sources::varchar[], utm_source))
+group by all
+order by revenue desc, utm_source, utm_medium nulls first, utm_campaign nulls first
+
+-- query: attribution_by_model
+select
+    utm_source,
+    coalesce(sum(revenue) filter (where model = 'first_touch'), 0) as first_touch,
+    coalesce(sum(revenue) filter (where model = 'last_non_direct'), 0) as last_non_direct,
+from mart.attribution
+where date between $start and $end
+  and (len($sources::varchar[]) = 0 or list_contains($sources::varchar[], utm_source))
+group by utm_source
+order by first_touch + last_non_direct desc, utm_source
+
+-- query: top_products
+select
+    product_id,
+    any_value(product_name) as product_name,
+    any_value(category) as category,
+    arg_max(price, date) as price,
+    sum(add_to_carts)::bigint as add_to_carts,
+    sum(orders)::bigint as orders,
+    sum(units)::bigint as units,
+    sum(revenue) as revenue,
+    sum(units) / nullif(sum(add_to_carts), 0) as cart_to_purchase,
+from mart.product_performance_daily
+where date between $start and $end
+group by product_id
+order by revenue desc, units desc, product_id
+limit $limit
+
+-- query: categories
+select
+    category,
+    count(distinct product_id) as products,
+    sum(add_to_carts)::bigint as add_to_carts,
+    sum(orders)::bigint as orders,
+    sum(units)::bigint as units,
+    sum(revenue) as revenue,
+    sum(units) / nullif(sum(add_to_carts), 0) as cart_to_purchase,
+from mart.product_performance_daily
+where date between $start and $end
+group by category
+order by revenue desc, category
+
+-- query: price_bands
+select
+    price_band,
+    min(price) as min_price,
+    max(price) as max_price,
+    count(distinct product_id) as products,
+    sum(add_to_carts)::bigint as add_to_carts,
+    sum(units)::bigint as units,
+    sum(revenue) as revenue,
+    sum(units) / nullif(sum(add_to_carts), 0) as cart_to_purchase,
+from mart.product_performance_daily
+where date between $start and $end
+group by price_band
+order by min_price
+
+-- query: audience_by
+-- $dimension is 'country', 'device', 'os' or 'browser'
+select
+    coalesce(
+        case $dimension
+            when 'country' then geo_country
+            when 'device' then device_type
+            when 'os' then os_name
+            when 'browser' then browser_name
+        end,
+        '(unknown)'
+    ) as value,
+    sum(sessions)::bigint as sessions,
+    sum(bounces) / nullif(sum(sessions), 0) as bounce_rate,
+    sum(orders)::bigint as orders,
+    sum(revenue) as revenue,
+    sum(orders) / nullif(sum(sessions), 0) as conversion_rate,
+from mart.audience_daily
+where date between $start and $end
+  and (len($devices::varchar[]) = 0 or list_contains($devices::varchar[], device_type))
+  and (len($countries::varchar[]) = 0 or list_contains($countries::varchar[], geo_country))
+group by all
+order by sessions desc, value
+
+-- query: regions
+select
+    coalesce(geo_country, '(unknown)') as geo_country,
+    coalesce(geo_region, '(unknown)') as geo_region,
+    sum(sessions)::bigint as sessions,
+    sum(orders)::bigint as orders,
+    sum(revenue) as revenue,
+    sum(orders) / nullif(sum(sessions), 0) as conversion_rate,
+from mart.audience_daily
+where date between $start and $end
+  and (len($devices::varchar[]) = 0 or list_contains($devices::varchar[], device_type))
+  and (len($countries::varchar[]) = 0 or list_contains($countries::varchar[], geo_country))
+group by all
+order by sessions desc, geo_country, geo_region
+
+-- query: pages
+-- $order is 'pageviews', 'entrances' (entry pages) or 'exits' (exit pages)
+select
+    page_path,
+    any_value(page_type) as page_type,
+    sum(pageviews)::bigint as pageviews,
+    sum(entrances)::bigint as entrances,
+    sum(exits)::bigint as exits,
+    sum(exits) / nullif(sum(pageviews), 0) as exit_rate,
+from mart.pages_daily
+where date between $start and $end
+group by page_path
+order by
+    case $order
+        when 'entrances' then sum(entrances)
+        when 'exits' then sum(exits)
+        else sum(pageviews)
+    end desc,
+    page_path
+limit $limit
+
+-- query: paths
+-- $converted_only: only the paths of visits that paid an order
+select
+    path,
+    sum(sessions)::bigint as sessions,
+    coalesce(sum(sessions) filter (where converted), 0)::bigint as converted_sessions,
+    coalesce(sum(sessions) filter (where converted), 0) / sum(sessions) as conversion_rate,
+    sum(orders)::bigint as orders,
+    sum(revenue) as revenue,
+    sum(sessions) / sum(sum(sessions)) over () as share,
+from mart.session_paths
+where date between $start and $end
+  and (not $converted_only or converted)
+group by path
+order by sessions desc, path
+limit $limit
+
+-- query: session_lengths
+with
+
+buckets(bucket_order, bucket, upper_s) as (
+    values (1, '0 s', 0), (2, '1-10 s', 10), (3, '11-30 s', 30), (4, '31-60 s', 60),
+           (5, '1-3 min', 180), (6, '3-10 min', 600), (7, '10-30 min', 1800),
+           (8, 'over 30 min', null)
+),
+
+sessions as (
+    select duration_s
+    from stage.sessions
+    where session_date between $start and $end
+      and (len($sources::varchar[]) = 0
+           or list_contains($sources::varchar[], coalesce(utm_source, '(none)')))
+      and (len($devices::varchar[]) = 0
+           or list_contains($devices::varchar[], coalesce(device_type, '(unknown)')))
+      and (len($countries::varchar[]) = 0
+           or list_contains($countries::varchar[], coalesce(geo_country, '(unknown)')))
+),
+
+bucketed as (
+    select
+        case
+            when duration_s <= 0 then 1
+            when duration_s <= 10 then 2
+            when duration_s <= 30 then 3
+            when duration_s <= 60 then 4
+            when duration_s <= 180 then 5
+            when duration_s <= 600 then 6
+            when duration_s <= 1800 then 7
+            else 8
+        end as bucket_order
+    from sessions
+)
+
+select b.bucket_order, b.bucket, count(s.bucket_order) as sessions,
+from buckets as b
+left join bucketed as s using (bucket_order)
+group by all
+order by b.bucket_order
+
+-- query: session_length_summary
+select
+    count(*) as sessions,
+    median(duration_s) as median_s,
+    avg(duration_s) as avg_s,
+    quantile_cont(duration_s, 0.9) as p90_s,
+from stage.sessions
+where session_date between $start and $end
+  and (len($sources::varchar[]) = 0
+       or list_contains($sources::varchar[], coalesce(utm_source, '(none)')))
+  and (len($devices::varchar[]) = 0
+       or list_contains($devices::varchar[], coalesce(device_type, '(unknown)')))
+  and (len($countries::varchar[]) = 0
+       or list_contains($countries::varchar[], coalesce(geo_country, '(unknown)')))
+
+-- query: cohorts
+select cohort_week, week_number, cohort_visitors, active_visitors, retention,
+from mart.cohort_retention_weekly
+where cohort_week between date_trunc('week', $start::date) and $end
+order by cohort_week, week_number
+
+-- query: freshness
+select
+    stream,
+    max(loaded_at) as last_loaded_at,
+    date_diff('minute', max(loaded_at), now()) as minutes_ago,
+    count(*) as files,
+    sum(rows_loaded)::bigint as rows_loaded,
+    sum(rows_rejected)::bigint as rows_rejected,
+from ops.load_ledger
+group by stream
+order by stream
+
+-- query: recent_runs
+select
+    run_id,
+    min(started_at) as started_at,
+    max(finished_at) as finished_at,
+    case when bool_and(status = 'ok') then 'ok' else 'failed' end as status,
+    coalesce(sum(rows) filter (where step = 'load'), 0)::bigint as rows_loaded,
+    coalesce(sum(seconds) filter (where step = 'extract'), 0) as extract_s,
+    coalesce(sum(seconds) filter (where step = 'load'), 0) as load_s,
+    coalesce(sum(seconds) filter (where step = 'transform'), 0) as transform_s,
+    coalesce(sum(seconds) filter (where step = 'checks'), 0) as checks_s,
+    date_diff('millisecond', min(started_at), max(finished_at)) / 1000 as seconds,
+    string_agg(message, '; ') filter (where status <> 'ok') as error,
+from ops.runs
+group by run_id
+order by started_at desc, run_id desc
+limit $limit
+
+-- query: rejected_by_reason
+select stream, split_part(reason, ':', 1) as reason, count(*) as rows,
+from ops.rejected_rows
+group by all
+order by rows desc, stream, reason
+
+-- query: check_results
+select
+    check_name,
+    arg_max(severity, checked_at) as severity,
+    arg_max(status, checked_at) as status,
+    arg_max(failing_rows, checked_at) as failing_rows,
+    arg_max(sample, checked_at) as sample,
+    max(checked_at) as checked_at,
+    count(*) as runs,
+    count(*) filter (where status <> 'pass') as failed_runs,
+from ops.check_results
+group by check_name
+order by arg_max(status, checked_at) = 'pass', arg_max(severity, checked_at), check_name
+
+-- query: snapshots
+with
+
+snapshots as (
+    select * from ducklake_snapshots('lake') order by snapshot_id desc limit $limit
+),
+
+-- `changes` maps a kind of change to table ids (to names for created tables and schemas)
+changes as (
+    select snapshot_id, kind, unnest(changes[kind]) as target
+    from snapshots, unnest(map_keys(changes)) as k(kind)
+),
+
+-- the catalog's own tables (DuckLake spec) name every table id, dropped ones included
+tables as (
+    select t.table_id::varchar as target, s.schema_name || '.' || t.table_name as table_name
+    from __ducklake_metadata_lake.ducklake_table as t
+    join __ducklake_metadata_lake.ducklake_schema as s using (schema_id)
+    qualify row_number() over (partition by t.table_id order by t.begin_snapshot desc) = 1
+),
+
+described as (
+    select
+        snapshot_id,
+        string_agg(
+            replace(replace(kind, 'tables_', 'table '), '_', ' ') || ' '
+            || coalesce(t.table_name, c.target),
+            ', ' order by kind, coalesce(t.table_name, c.target)
+        ) as changes,
+    from changes as c
+    left join tables as t using (target)
+    group by snapshot_id
+)
+
+select s.snapshot_id, s.snapshot_time, s.author, s.commit_message, d.changes,
+from snapshots as s
+left join described as d using (snapshot_id)
+order by s.snapshot_id desc
