@@ -1,0 +1,49 @@
+"""Acquisition: where visits and revenue come from, and who gets the credit for an order."""
+
+import ui
+
+import streamlit as st
+from clicklake import dashboard as db
+
+st.title("Acquisition")
+f = ui.filters("acquisition")
+channels = ui.query(db.acquisition, f)
+if channels.empty:
+    st.info("No sessions for these filters in this period.")
+    st.stop()
+
+by_source = (channels.groupby("utm_source", as_index=False)[["sessions", "orders", "revenue"]]
+             .sum())
+left, right = st.columns(2)
+with left:
+    st.subheader("Sessions by source")
+    ui.bars(by_source, "sessions", "utm_source", height=240)
+with right:
+    st.subheader("Revenue by source")
+    ui.bars(by_source, "revenue", "utm_source", fmt=",.2f", height=240)
+
+st.subheader("Source / medium / campaign")
+ui.table(channels, utm_source="source", utm_medium="medium", utm_campaign="campaign",
+         sessions=ui.INT, bounce_rate=ui.PCT, orders=ui.INT, revenue=ui.MONEY,
+         conversion_rate=ui.PCT)
+
+st.subheader("Attribution")
+model = st.segmented_control(
+    "Attribution model", list(db.ATTRIBUTION_MODELS), default="first_touch",
+    format_func=db.ATTRIBUTION_MODELS.get, key="attribution_model", required=True,
+    help="First touch credits the visitor's first visit; last non-direct the last visit that "
+         "came from a campaign or referrer (direct visits only when there is none).",
+)
+credited = ui.query(db.attribution, f, model)
+left, right = st.columns([2, 3])
+with left:
+    ui.bars(credited.groupby("utm_source", as_index=False)["revenue"].sum(), "revenue",
+            "utm_source", fmt=",.2f", title=f"revenue, {db.ATTRIBUTION_MODELS[model].lower()}",
+            height=240)
+with right:
+    ui.table(credited, utm_source="source", utm_medium="medium", utm_campaign="campaign",
+             orders=ui.INT, revenue=ui.MONEY, revenue_share=ui.PCT)
+with st.expander("Both models side by side"):
+    ui.table(ui.query(db.attribution_by_model, f), utm_source="source",
+             first_touch=st.column_config.NumberColumn("first touch", format="%.2f"),
+             last_non_direct=st.column_config.NumberColumn("last non-direct", format="%.2f"))
