@@ -1,0 +1,365 @@
+"""The dashboard shows what the marts hold: every page renders on a built lake, the numbers it
+shows equal direct queries of the marts for the same filters, an empty lake gets a message,
+and the dashboard's connection cannot change the lake.
+
+Pages run in-process through Streamlit's AppTest, against a lake built for this module: three
+hours of shop traffic across midnight (two days, so the Overview has a previous period).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from clicklake import dashboard, pipeline
+from clicklake.config import load_settings
+from clicklake.generate import generate
+from clicklake.lake import connect
+
+APP = Path(__file__).resolve().parents[1] / "streamlit" / "app.py"
+START = datetime(2024, 3, 4, 23, tzinfo=UTC)
+HOURS = 3
+DAY1, DAY2 = date(2024, 3, 4), date(2024, 3, 5)
+PAGES = ("overview", "funnel", "acquisition", "products", "audience", "behaviour", "cohorts",
+         "data_health")
+
+
+def lake_env(home: Path) -> dict[str, str]:
+    """CLICKLAKE_* settings naming only `home` (no .env, no server settings leak in)."""
+    return {"CLICKLAKE_HOME": str(home), "CLICKLAKE_ENV_FILE": str(home / "no.env")}
+
+
+def use_lake(mp: pytest.MonkeyPatch, home: Path) -> None:
+    for name in [k for k in os.environ if k.startswith("CLICKLAKE_")]:
+        mp.delenv(name)
+    for name, value in lake_env(home).items():
+        mp.setenv(name, value)
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory):
+    """A small built lake (with malformed lines, so Data health has rejections to show); the
+    process environment points at it while this module's tests run."""
+    home = tmp_path_factory.mktemp("dashboard-lake")
+    settings = load_settings(lake_env(home))
+    generate(settings.source_uri, START, HOURS, events_per_hour=300, seed=11,
+             faults=("malformed", "duplicates"))
+    con = connect(settings=settings)
+    try:
+        for h in range(HOURS):
+            pipeline.run_hour(con, settings, START + timedelta(hours=h))
+    finally:
+        con.close()
+    with pytest.MonkeyPatch.context() as mp:
+        use_lake(mp, home)
+        reader = connect(read_only=True, settings=settings)
+        try:
+            yield reader
+        finally:
+            reader.close()
+
+
+def one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
+    return con.execute(sql, params or []).fetchone()
+
+
+def app(page: str = "overview") -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    if page != "overview":
+        at.switch_page(f"app_pages/{page}.py").run()
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, tuple[str, str]]:
+    return {m.label: (m.value, m.delta) for m in at.metric}
+
+
+def frame_with(at: AppTest, column: str, nth: int = 0):
+    """The nth dataframe on the page that has `column`."""
+    frames = [d.value for d in at.dataframe if column in d.value.columns]
+    assert len(frames) > nth, f"no dataframe with a {column!r} column"
+    return frames[nth]
+
+
+def no_errors(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+# -- every page ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_numbers_without_an_exception(lake, page):
+    at = app(page)
+    no_errors(at)
+    shown = len(at.metric) + len(at.dataframe) + len(at.get("vega_lite_chart"))
+    assert shown >= 2, f"{page} shows no metric, table or chart"
+    assert not [i for i in at.info if "No data yet" in i.value]
+
+
+def test_there_are_at_least_eight_pages_one_file_each():
+    pages = sorted(p.stem for p in (APP.parent / "app_pages").glob("*.py"))
+    assert pages == sorted(PAGES)
+    assert all(f'"app_pages/{p}.py"' in APP.read_text() for p in PAGES)
+
+
+# -- the numbers equal the marts ---------------------------------------------------------------
+
+
+def test_overview_kpis_equal_the_marts_for_the_default_period(lake):
+    at = app()
+    first, last = one(lake, "select min(date), max(date) from mart.daily_kpis")
+    assert (first, last) == (DAY1, DAY2)  # the default range: the last 7 days there are
+    sessions, orders, revenue = one(
+        lake, "select sum(sessions), sum(orders), sum(revenue) from mart.daily_kpis")
+    (visitors,) = one(lake, "select count(distinct visitor_id) from stage.sessions")
+    shown = metrics(at)
+    assert sessions > 0 and orders > 0
+    assert shown["Sessions"][0] == f"{sessions:,}"
+    assert shown["Orders"][0] == f"{orders:,}"
+    assert shown["Revenue"][0] == f"{revenue:,.2f}"
+    assert shown["Visitors"][0] == f"{visitors:,}"
+    assert shown["Conversion"][0] == f"{orders / sessions:.2%}"
+    assert shown["Avg order value"][0] == f"{float(revenue) / orders:,.2f}"
+
+
+def test_overview_compares_a_day_with_the_day_before(lake):
+    at = app()
+    at.date_input(key="dates").set_value((DAY2, DAY2)).run()
+    no_errors(at)
+    day = dict(lake.execute("select date, sessions from mart.daily_kpis").fetchall())
+    shown = metrics(at)
+    assert shown["Sessions"] == (f"{day[DAY2]:,}", f"{day[DAY2] / day[DAY1] - 1:+.1%}")
+
+
+def test_overview_with_filters_equals_the_traffic_mart_for_the_same_filters(lake):
+    source, device = one(lake, """
+        select utm_source, device_type from mart.hourly_traffic
+        where date = $1 group by all order by sum(orders) desc, 1, 2 limit 1""", [DAY2])
+    at = app()
+    at.date_input(key="dates").set_value((DAY2, DAY2))
+    at.multiselect(key="sources").set_value([source])
+    at.multiselect(key="devices").set_value([device]).run()
+    no_errors(at)
+    sessions, orders, revenue = one(lake, """
+        select sum(sessions), sum(orders), sum(revenue) from mart.hourly_traffic
+        where date = $1 and utm_source = $2 and device_type = $3""", [DAY2, source, device])
+    (visitors,) = one(lake, """
+        select count(distinct visitor_id) from stage.sessions
+        where session_date = $1 and coalesce(utm_source, '(none)') = $2
+          and coalesce(device_type, '(unknown)') = $3""", [DAY2, source, device])
+    (all_sessions,) = one(lake, "select sessions from mart.daily_kpis where date = $1", [DAY2])
+    shown = metrics(at)
+    assert 0 < sessions < all_sessions
+    assert shown["Sessions"][0] == f"{sessions:,}"
+    assert shown["Orders"][0] == f"{orders:,}"
+    assert shown["Revenue"][0] == f"{revenue:,.2f}"
+    assert shown["Visitors"][0] == f"{visitors:,}"
+
+
+def test_funnel_steps_equal_the_funnel_mart_for_a_device(lake):
+    (device,) = one(lake, "select min(device_type) from mart.funnel_daily")
+    at = app("funnel")
+    at.multiselect(key="devices").set_value([device]).run()
+    no_errors(at)
+    expected = dict(lake.execute("""
+        select step, sum(sessions) from mart.funnel_daily where device_type = $1
+        group by step""", [device]).fetchall())
+    shown = frame_with(at, "step_conversion")
+    assert dict(zip(shown["step"], shown["sessions"], strict=True)) == expected
+    assert list(shown["step"])[0] == "browse" and list(shown["step"])[-1] == "purchase"
+
+
+def test_acquisition_table_and_both_attribution_models_equal_the_marts(lake):
+    at = app("acquisition")
+    no_errors(at)
+    table = frame_with(at, "bounce_rate")
+    sessions, revenue = one(lake, "select sum(sessions), sum(revenue) from mart.acquisition_daily")
+    assert table["sessions"].sum() == sessions
+    assert round(table["revenue"].sum(), 2) == float(revenue)
+    for model in dashboard.ATTRIBUTION_MODELS:
+        at.segmented_control(key="attribution_model").set_value(model).run()
+        credited = frame_with(at, "revenue_share")
+        (expected,) = one(lake, "select sum(revenue) from mart.attribution where model = $1",
+                          [model])
+        assert round(credited["revenue"].sum(), 2) == float(expected), model
+
+
+def test_products_tables_equal_the_product_mart(lake):
+    at = app("products")
+    no_errors(at)
+    top = frame_with(at, "product_name")
+    best, best_revenue = one(lake, """
+        select product_id, sum(revenue) from mart.product_performance_daily
+        group by product_id order by 2 desc, product_id limit 1""")
+    assert (top["product_id"].iloc[0], top["revenue"].iloc[0]) == (best, float(best_revenue))
+    (revenue,) = one(lake, "select sum(revenue) from mart.product_performance_daily")
+    categories = frame_with(at, "category", nth=1)
+    assert round(categories["revenue"].sum(), 2) == float(revenue)
+    bands = frame_with(at, "price_band")
+    assert bands["add_to_carts"].sum() == one(
+        lake, "select sum(add_to_carts) from mart.product_performance_daily")[0]
+
+
+def test_audience_countries_equal_the_audience_mart_for_a_device(lake):
+    (device,) = one(lake, "select min(device_type) from mart.audience_daily")
+    at = app("audience")
+    at.multiselect(key="devices").set_value([device]).run()
+    no_errors(at)
+    expected = dict(lake.execute("""
+        select geo_country, sum(sessions) from mart.audience_daily where device_type = $1
+        group by all""", [device]).fetchall())
+    countries = at.dataframe[0].value
+    assert dict(zip(countries["value"], countries["sessions"], strict=True)) == expected
+
+
+def test_behaviour_pages_paths_and_session_lengths_equal_the_lake(lake):
+    at = app("behaviour")
+    no_errors(at)
+    top_page, views = one(lake, """
+        select page_path, sum(pageviews) from mart.pages_daily
+        group by all order by 2 desc, 1 limit 1""")
+    pages = frame_with(at, "page_type")
+    assert (pages["page_path"].iloc[0], pages["pageviews"].iloc[0]) == (top_page, views)
+    top_paths = """
+        select path, sum(sessions) from mart.session_paths where converted or not $1
+        group by path order by 2 desc, 1 limit 15"""
+    for converted_only, column in ((False, "conversion_rate"), (True, "revenue")):
+        shown = frame_with(at, "share", nth=int(converted_only))
+        assert column in shown.columns
+        expected = lake.execute(top_paths, [converted_only]).fetchall()
+        assert list(zip(shown["path"], shown["sessions"], strict=True)) == expected
+    median, p90 = one(lake, """
+        select median(duration_s), quantile_cont(duration_s, 0.9) from stage.sessions""")
+    assert metrics(at)["Median"][0] == f"{median:,.0f} s"
+    assert metrics(at)["90th percentile"][0] == f"{p90:,.0f} s"
+
+
+def test_cohorts_heat_map_covers_the_cohort_mart(lake):
+    at = app("cohorts")
+    no_errors(at)
+    (rows,) = one(lake, "select count(*) from mart.cohort_retention_weekly")
+    assert rows > 0
+    assert len(at.dataframe[0].value) == rows
+    assert len(at.get("vega_lite_chart")) == 1
+
+
+def test_data_health_shows_streams_runs_rejections_checks_and_snapshots(lake):
+    at = app("data_health")
+    no_errors(at)
+    streams = lake.execute("select distinct stream from ops.load_ledger order by 1").fetchall()
+    assert sorted(frame_with(at, "minutes_ago")["stream"]) == [s for (s,) in streams]
+    (runs,) = one(lake, "select count(distinct run_id) from ops.runs")
+    shown_runs = frame_with(at, "transform_s")
+    assert len(shown_runs) == runs == HOURS
+    assert (shown_runs["rows_loaded"] > 0).all()
+    (rejected,) = one(lake, "select count(*) from ops.rejected_rows")
+    assert rejected > 0
+    assert frame_with(at, "reason")["rows"].sum() == rejected
+    (checks,) = one(lake, "select count(distinct check_name) from ops.check_results")
+    assert len(frame_with(at, "check_name")) == checks > 0
+    (latest,) = one(lake, "select max(snapshot_id) from ducklake_snapshots('lake')")
+    snapshots = frame_with(at, "snapshot_id")
+    assert snapshots["snapshot_id"].iloc[0] == latest
+    assert snapshots["changes"].str.contains("mart.daily_kpis").any()
+    assert metrics(at)["Checks passing"][0] == f"{checks} / {checks}"
+
+
+# -- filters are values, never SQL -------------------------------------------------------------
+
+
+def test_a_filter_value_is_bound_not_spliced_into_the_sql(lake):
+    hostile = dashboard.Filters(DAY1, DAY2, sources=("x') or true or ('",))
+    assert dashboard.kpis(lake, hostile)["sessions"] == 0
+    assert dashboard.kpis(lake, dashboard.Filters(DAY1, DAY2))["sessions"] > 0
+
+
+def test_every_page_query_answers_well_under_300_ms(lake):
+    f = dashboard.Filters(DAY1, DAY2, devices=("desktop", "mobile"))
+    calls = [
+        lambda: dashboard.kpis(lake, f), lambda: dashboard.daily_trend(lake, f),
+        lambda: dashboard.hourly_trend(lake, f), lambda: dashboard.funnel_by(lake, f, "source"),
+        lambda: dashboard.acquisition(lake, f),
+        lambda: dashboard.attribution(lake, f, "last_non_direct"),
+        lambda: dashboard.top_products(lake, f), lambda: dashboard.price_bands(lake, f),
+        lambda: dashboard.audience_by(lake, f, "browser"), lambda: dashboard.regions(lake, f),
+        lambda: dashboard.pages(lake, f, "exits"), lambda: dashboard.paths(lake, f),
+        lambda: dashboard.session_lengths(lake, f), lambda: dashboard.cohorts(lake, f),
+        lambda: dashboard.recent_runs(lake), lambda: dashboard.snapshots(lake),
+    ]
+    seconds = []
+    for _ in range(3):
+        for call in calls:
+            t0 = time.perf_counter()
+            call()
+            seconds.append(time.perf_counter() - t0)
+    seconds.sort()
+    p95 = seconds[int(len(seconds) * 0.95)]
+    assert p95 < 0.3, f"p95 {p95 * 1000:.0f} ms"
+
+
+# -- no data, broken connections, read-only ----------------------------------------------------
+
+
+@pytest.mark.parametrize("page", ["overview", "funnel", "data_health"])
+def test_an_empty_lake_home_shows_the_no_data_message_not_a_traceback(tmp_path, page):
+    with pytest.MonkeyPatch.context() as mp:
+        use_lake(mp, tmp_path)
+        at = app(page)
+    assert not at.exception
+    assert any("No data yet" in i.value and "make demo" in i.value for i in at.info)
+    assert not at.metric and not at.dataframe
+
+
+def test_a_lake_without_marts_shows_the_no_data_message(tmp_path):
+    connect(settings=load_settings(lake_env(tmp_path))).close()  # catalog and ops, no marts
+    with pytest.MonkeyPatch.context() as mp:
+        use_lake(mp, tmp_path)
+        at = app("products")
+    assert not at.exception
+    assert any("No data yet" in i.value for i in at.info)
+
+
+def _ui():
+    sys.path.insert(0, str(APP.parent))
+    try:
+        import ui
+    finally:
+        sys.path.remove(str(APP.parent))
+    return ui
+
+
+def test_a_dead_cached_connection_is_replaced_once_and_the_page_still_renders(lake):
+    ui = _ui()
+    ui._connection(ui.lake_key()).close()  # as if the catalog connection had dropped
+    ui.st.cache_data.clear()
+    at = app()
+    no_errors(at)
+    assert metrics(at)["Sessions"][0] != "–"
+
+
+def test_the_dashboard_connection_cannot_write(lake):
+    ui = _ui()
+    con = ui._connection(ui.lake_key())
+    (before,) = one(lake, "select max(snapshot_id) from ducklake_snapshots('lake')")
+    cur = con.cursor()
+    cur.execute("use lake")
+    for sql in ("insert into ops.runs (run_id, step, started_at, finished_at, status) "
+                "values ('x', 'x', now(), now(), 'ok')",
+                "create table mart.sneaky as select 1 as x",
+                "delete from mart.daily_kpis"):
+        with pytest.raises(duckdb.Error, match="(?i)read.only"):
+            cur.execute(sql)
+    cur.close()
+    (after,) = one(lake, "select max(snapshot_id) from ducklake_snapshots('lake')")
+    assert after == before
+    assert one(lake, "select count(*) from mart.daily_kpis")[0] == 2
