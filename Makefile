@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint venv postgres chromium clean
+.PHONY: demo dashboard notebook test check lint venv postgres chromium clean
 
 # one environment for every README command: pipeline, Airflow, dashboard, notebooks, tests
 $(STAMP): pyproject.toml
@@ -18,12 +18,22 @@ venv: $(STAMP)
 demo: venv  ## generate a sample day and run it through the embedded lake
 	$(BIN)/clicklake demo
 
+# the dashboard reads (never writes) the lake the CLICKLAKE_* settings and .env point at
+dashboard: venv  ## the Streamlit dashboard on the embedded lake (run `make demo` first), port 8501
+	$(BIN)/streamlit run streamlit/app.py --server.port=8501 --browser.gatherUsageStats=false
+
+# the examples in notebook/ open the lake read-only from the project's root (.clicklake, .env);
+# jupysql's usage statistics and update check stay off (they would call the internet)
+notebook: venv  ## Jupyter Lab on the embedded lake (run `make demo` first), port 8888
+	PLOOMBER_STATS_ENABLED=false PLOOMBER_VERSION_CHECK_DISABLED=true \
+	  $(BIN)/jupyter lab --ServerApp.root_dir=notebook --port=8888
+
 # the tests start their own PostgreSQL cluster and S3 server on free 127.0.0.1 ports
 test: venv postgres chromium  ## the whole suite
 	$(BIN)/python -m pytest
 
 lint: venv
-	$(BIN)/ruff check clicklake tests
+	$(BIN)/ruff check clicklake tests streamlit
 
 check: lint test  ## ruff + the whole suite
 

@@ -184,6 +184,16 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    from clicklake.deploy import init_lake
+
+    def waiting(reason: str) -> None:
+        console.print(f"waiting for the lake: {reason}", highlight=False)
+
+    console.print(init_lake(settings, wait_s=args.wait, on_retry=waiting), highlight=False)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from clicklake.generate import FAULTS, generate
 
@@ -255,6 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="freshness, row counts per layer, rejected rows, last runs")
     p.set_defaults(fn=cmd_status)
+
+    p = sub.add_parser("init", help="create the lake if missing and check the pipeline can reach "
+                       "the catalog, the source and the landing area")
+    p.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                   help="keep retrying this long while the catalog or S3 is not up yet")
+    p.set_defaults(fn=cmd_init)
     return parser
 
 

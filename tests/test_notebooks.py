@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -118,3 +119,12 @@ def test_the_marts_notebook_totals_match_the_lake_and_it_draws_a_chart(lake, tmp
     kpis = next(_text(c) for c in cells if "from mart.daily_kpis\norder" in c.source)
     assert "2024-03-01" in kpis
     assert _has_image(cells)
+
+
+def test_make_notebook_starts_jupyter_lab_on_the_notebook_folder():
+    root = EXAMPLES.parents[1]
+    done = subprocess.run(["make", "-n", "-o", ".venv/.installed", "notebook"], cwd=root,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "jupyter lab --ServerApp.root_dir=notebook" in done.stdout
+    assert "PLOOMBER_STATS_ENABLED=false" in done.stdout
