@@ -245,6 +245,8 @@ def test_airflow_follows_the_reference_layout_with_one_jwt_secret():
             assert svc["depends_on"]["airflow-init"]["condition"] == (
                 "service_completed_successfully")
             assert svc["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert set(services["airflow-init"]["depends_on"]) == {"redis"}
+    assert services["airflow-init"]["restart"] == "no"
     assert _command(services["airflow-apiserver"])[1:] == ["api-server"]
     assert _command(services["airflow-worker"])[1:] == ["celery", "worker"]
     assert services["airflow-worker"]["depends_on"]["airflow-apiserver"]["condition"] == (
