@@ -30,7 +30,6 @@ APPLIES = {
     "products": ("dates",),
     "audience": ("dates", "device", "country"),
     "behaviour": ("dates",),
-    "session_lengths": ("dates", "source", "device", "country"),
     "cohorts": ("dates",),
     "data_health": (),
 }

@@ -22,8 +22,6 @@ from clicklake.config import ConfigError, load_settings
 from clicklake.lake import LakeError, connect
 
 TTL_SECONDS = 60  # new data lands hourly; a minute keeps pages fast without hiding a fresh run
-FILTER_NAMES = {"dates": "date range", "source": "source", "device": "device",
-                "country": "country"}
 
 
 class Unavailable(Exception):
@@ -110,6 +108,7 @@ def show_unavailable(exc: Unavailable) -> None:
 def sidebar() -> None:
     """Render the global filters in the sidebar and remember them for the page of this run."""
     st.session_state["filters"] = None
+    st.session_state["filters_problem"] = None
     try:
         bounds = fetch(dashboard.date_bounds)
         options = fetch(dashboard.filter_options) if bounds else {}
@@ -126,7 +125,7 @@ def sidebar() -> None:
             "Dates", value=(max(first, last - timedelta(days=6)), last), min_value=first,
             max_value=last, key="dates", help="Reporting-time-zone days, both ends included.",
         )
-        start, end = _date_range(picked, first, last)
+        start, end = _date_range(picked, last)
         sources = st.multiselect("Source", options["sources"], key="sources",
                                  placeholder="All sources")
         devices = st.multiselect("Device", options["devices"], key="devices",
@@ -142,7 +141,7 @@ def sidebar() -> None:
     )
 
 
-def _date_range(picked: Any, first: date, last: date) -> tuple[date, date]:
+def _date_range(picked: Any, last: date) -> tuple[date, date]:
     # while the user is still picking, the widget holds one day only
     days = list(picked) if isinstance(picked, list | tuple) else [picked]
     days = [d for d in days if d] or [last]
@@ -159,7 +158,7 @@ def filters(page: str) -> dashboard.Filters:
         st.stop()
     applies = dashboard.APPLIES[page]
     chosen = {"source": f.sources, "device": f.devices, "country": f.countries}
-    ignored = [FILTER_NAMES[k] for k, values in chosen.items() if values and k not in applies]
+    ignored = [k for k, values in chosen.items() if values and k not in applies]
     period = f"{f.start:%d %b %Y}" + ("" if f.days == 1 else f" – {f.end:%d %b %Y}")
     note = f"{period} ({f.days} day{'s' if f.days > 1 else ''})"
     if ignored:

@@ -274,6 +274,15 @@ def test_data_health_shows_streams_runs_rejections_checks_and_snapshots(lake):
     assert metrics(at)["Checks passing"][0] == f"{checks} / {checks}"
 
 
+def test_a_page_says_which_chosen_filters_its_marts_cannot_apply(lake):
+    at = app("products")
+    at.multiselect(key="devices").set_value(["mobile"]).run()
+    no_errors(at)
+    assert any("not filtered by device" in c.value for c in at.caption)
+    at.switch_page("app_pages/audience.py").run()
+    assert not any("not filtered by" in c.value for c in at.caption)
+
+
 # -- filters are values, never SQL -------------------------------------------------------------
 
 
