@@ -37,6 +37,11 @@ class Settings:
     timezone: str = "UTC"
     lookback_hours: int = 48
     workers: int = 4
+    max_active_runs: int = 2
+    retry_delay_seconds: int = 30
+    schedule_start: str = "2024-03-01T00"
+    snapshot_retention_hours: int = 168
+    landing_retention_days: int = 30
     streams: tuple[str, ...] = STREAMS
 
     def __post_init__(self) -> None:
@@ -90,6 +95,11 @@ _ENV_NAMES = {
     "timezone": "CLICKLAKE_TIMEZONE",
     "lookback_hours": "CLICKLAKE_LOOKBACK_HOURS",
     "workers": "CLICKLAKE_WORKERS",
+    "max_active_runs": "CLICKLAKE_MAX_ACTIVE_RUNS",
+    "retry_delay_seconds": "CLICKLAKE_RETRY_DELAY_SECONDS",
+    "schedule_start": "CLICKLAKE_SCHEDULE_START",
+    "snapshot_retention_hours": "CLICKLAKE_SNAPSHOT_RETENTION_HOURS",
+    "landing_retention_days": "CLICKLAKE_LANDING_RETENTION_DAYS",
 }
 
 
