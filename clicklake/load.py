@@ -11,13 +11,16 @@ in one DuckLake transaction, so a crash leaves either all of them or none.
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from uuid import uuid4
 
 import duckdb
 
 from clicklake.extract import MAX_LINE_BYTES
-from clicklake.lake import retry_transaction, transaction
+from clicklake.lake import retry_transaction
 
 LINEAGE = ("_unmapped", "_source_file", "_line_no", "_batch_id", "_loaded_at")
 
@@ -114,6 +117,30 @@ def _parsed(columns: list[Column]) -> str:
     """
 
 
+def prepare(
+    con: duckdb.DuckDBPyConnection, columns: list[Column], files: list[tuple]
+) -> None:
+    """Parse and type the files into the connection's temp table `_ready`, outside any lake
+    transaction: the expensive part of a load runs while other streams commit.
+
+    `_ready` holds every non-blank line with its file's position in `files` (`_file`), its
+    typed fields, the reason it breaks the contract, and the line itself only where it is
+    needed (rejected, or kept in `_unmapped`).
+    """
+    parsed = _parsed(columns)
+    names = ", ".join(_ident(c.name) for c in columns)
+    con.execute("drop table if exists _ready")
+    for i, landed in enumerate(files):
+        body = f"""
+            select {i} as _file, line_no, {names}, _reason, _has_unmapped,
+                   case when _reason is not null or _has_unmapped then line end as line
+            from ({parsed})
+        """
+        sql = (f"create temp table _ready as {body}" if i == 0
+               else f"insert into _ready {body}")
+        con.execute(sql, {"path": landed[0]})
+
+
 def load_file(
     con: duckdb.DuckDBPyConnection,
     stream: str,
@@ -121,28 +148,25 @@ def load_file(
     landed: tuple,
     batch_id: str,
     run_id: str,
+    file_no: int = 0,
 ) -> tuple[int, int, int, dict[str, int]]:
-    """Stage one landed file into raw and ops inside the caller's transaction.
-
-    Returns (rows_in, rows_loaded, rows_rejected, reasons). The rows stream from the file into
-    raw in one pass; only a file with rejected lines is read a second time, for those lines.
-    """
+    """Move one prepared file (`_ready` rows of `file_no`) into raw and ops inside the caller's
+    transaction. Returns (rows_in, rows_loaded, rows_rejected, reasons)."""
     landing_uri, source_uri, rejected_uri, lines_in, lines_invalid = landed
-    parsed = _parsed(columns)
     names = ", ".join(_ident(c.name) for c in columns)
     loaded = con.execute(
         f"""
         insert into raw.{_ident(stream)} ({names}, {", ".join(LINEAGE)})
         select {names}, case when _has_unmapped then line::json end, $source, line_no, $batch,
                now()
-        from ({parsed}) where _reason is null
+        from _ready where _file = $file and _reason is null
         """,
-        {"path": landing_uri, "source": source_uri, "batch": batch_id},
+        {"file": file_no, "source": source_uri, "batch": batch_id},
     ).fetchone()[0]
     reasons: dict[str, int] = {}
     # extract landed lines_in - lines_invalid objects: any not loaded broke the contract
     if loaded != lines_in - lines_invalid or rejected_uri:
-        reasons = _reject(con, stream, parsed, landed, batch_id)
+        reasons = _reject(con, stream, file_no, landed, batch_id)
     rejected = sum(reasons.values())
     if lines_in != loaded + rejected:
         raise ReconciliationError(
@@ -156,11 +180,11 @@ def load_file(
 
 
 def _reject(
-    con: duckdb.DuckDBPyConnection, stream: str, parsed: str, landed: tuple, batch_id: str
+    con: duckdb.DuckDBPyConnection, stream: str, file_no: int, landed: tuple, batch_id: str
 ) -> dict[str, int]:
     """Write the file's rejected lines (contract breaks and extract's invalid lines) to
     `ops.rejected_rows`; return their count by reason."""
-    landing_uri, source_uri, rejected_uri = landed[:3]
+    source_uri, rejected_uri = landed[1:3]
     sidecar = (
         """
         union all
@@ -174,10 +198,11 @@ def _reject(
     con.execute(
         f"""
         create or replace temp table _rejects as
-        select line_no, _reason as reason, line from ({parsed}) where _reason is not null
+        select line_no, _reason as reason, line from _ready
+        where _file = $file and _reason is not null
         {sidecar}
         """,
-        {"path": landing_uri, **({"rejected": rejected_uri} if rejected_uri else {})},
+        {"file": file_no, **({"rejected": rejected_uri} if rejected_uri else {})},
     )
     con.execute(
         """
@@ -192,6 +217,33 @@ def _reject(
     )
     con.execute("drop table _rejects")
     return reasons
+
+
+# One lake transaction at a time per process. Streams load in parallel threads, and on a SQLite
+# catalog a transaction that overlaps another's commit fails its own commit ("database is
+# locked": its catalog snapshot is stale, and SQLite does not wait), so the retry would redo the
+# stream's load. The parsing runs outside (`prepare`), side by side; what is serialized is only
+# the write of typed rows, the ledger and the commit.
+_LAKE_WRITE = threading.Lock()
+
+
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN ... COMMIT, one at a time in this process, rolled back on any error."""
+    with _LAKE_WRITE:
+        con.execute("begin")
+        try:
+            yield con
+        except BaseException:
+            with suppress(duckdb.Error):
+                con.execute("rollback")
+            raise
+        try:
+            con.execute("commit")
+        except BaseException:
+            with suppress(duckdb.Error):  # a failed COMMIT has rolled back already
+                con.execute("rollback")
+            raise
 
 
 def pending_files(con: duckdb.DuckDBPyConnection, stream: str) -> list[tuple]:
@@ -211,24 +263,31 @@ def pending_files(con: duckdb.DuckDBPyConnection, stream: str) -> list[tuple]:
 def load_stream(con: duckdb.DuckDBPyConnection, stream: str, run_id: str) -> LoadResult:
     """Load every pending landed file of the stream into raw in one transaction (one batch).
 
-    The pending list is read inside the transaction, so a retry after a conflict or a crash
-    never loads a file twice; the snapshot's commit message carries the batch id.
+    The files are parsed first, outside the transaction; the pending list is read again inside
+    it, so a retry after a conflict or a crash never loads a file twice (a file another loader
+    took meanwhile is skipped, one that landed meanwhile waits for the next load). The
+    snapshot's commit message carries the batch id.
     """
+    columns = contract(con, stream)
+    files = pending_files(con, stream)
+    if not files:
+        return LoadResult(stream, batch_id=f"{run_id}-{stream}-{uuid4().hex[:8]}")
+    prepare(con, columns, files)
 
     def attempt() -> LoadResult:
         result = LoadResult(stream, batch_id=f"{run_id}-{stream}-{uuid4().hex[:8]}")
-        columns = contract(con, stream)
-        with transaction(con):
-            todo = pending_files(con, stream)
+        with _transaction(con):
+            still = {f[0] for f in pending_files(con, stream)}
+            todo = [(i, f) for i, f in enumerate(files) if f[0] in still]
             if not todo:
                 return result
             con.execute(
                 "call lake.set_commit_message('clicklake', ?, extra_info => ?)",
                 [f"load {stream}", json.dumps({"batch_id": result.batch_id, "run_id": run_id})],
             )
-            for landed in todo:
+            for i, landed in todo:
                 rows_in, loaded, rejected, reasons = load_file(
-                    con, stream, columns, landed, result.batch_id, run_id
+                    con, stream, columns, landed, result.batch_id, run_id, i
                 )
                 result.files += 1
                 result.rows_in += rows_in
@@ -238,4 +297,7 @@ def load_stream(con: duckdb.DuckDBPyConnection, stream: str, run_id: str) -> Loa
                     result.reasons[reason] = result.reasons.get(reason, 0) + n
         return result
 
-    return retry_transaction(attempt)
+    try:
+        return retry_transaction(attempt)
+    finally:
+        con.execute("drop table if exists _ready")
