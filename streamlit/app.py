@@ -2,12 +2,13 @@
 
 Run it with `make dashboard` (after `make demo`), or `streamlit run streamlit/app.py`; it reads
 the lake the CLICKLAKE_* settings point at. Pages only lay things out: the queries are in
-`clicklake.dashboard` (SQL in sql/dashboard.sql), the shared plumbing in `ui.py`.
+`clicklake.dashboard` (SQL in sql/dashboard.sql), the shared plumbing (cached read-only lake,
+sidebar filters, formats) in `clicklake.dashboard_ui`. The sidebar is rendered here, in the
+entrypoint, so that the filters keep their values from page to page.
 """
 
-import ui
-
 import streamlit as st
+from clicklake import dashboard_ui as ui
 
 st.set_page_config(page_title="ClickLake", page_icon=":material/monitoring:", layout="wide")
 

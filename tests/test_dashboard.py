@@ -9,7 +9,6 @@ hours of shop traffic across midnight (two days, so the Overview has a previous 
 from __future__ import annotations
 
 import os
-import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from clicklake import dashboard, pipeline
+from clicklake import dashboard_ui as ui
 from clicklake.config import load_settings
 from clicklake.generate import generate
 from clicklake.lake import connect
@@ -104,6 +104,16 @@ def test_every_page_renders_numbers_without_an_exception(lake, page):
     shown = len(at.metric) + len(at.dataframe) + len(at.get("vega_lite_chart"))
     assert shown >= 2, f"{page} shows no metric, table or chart"
     assert not [i for i in at.info if "No data yet" in i.value]
+
+
+def test_a_page_file_run_on_its_own_renders_its_sidebar_and_numbers(lake):
+    at = AppTest.from_file(str(APP.parent / "app_pages" / "overview.py"), default_timeout=60)
+    at.run()
+    no_errors(at)
+    at.multiselect(key="devices").set_value(["desktop"]).run()
+    (sessions,) = one(lake, "select sum(sessions) from mart.hourly_traffic "
+                            "where device_type = 'desktop'")
+    assert metrics(at)["Sessions"][0] == f"{sessions:,}"
 
 
 def test_there_are_at_least_eight_pages_one_file_each():
@@ -338,26 +348,15 @@ def test_a_lake_without_marts_shows_the_no_data_message(tmp_path):
     assert any("No data yet" in i.value for i in at.info)
 
 
-def _ui():
-    sys.path.insert(0, str(APP.parent))
-    try:
-        import ui
-    finally:
-        sys.path.remove(str(APP.parent))
-    return ui
-
-
 def test_a_dead_cached_connection_is_replaced_once_and_the_page_still_renders(lake):
-    ui = _ui()
     ui._connection(ui.lake_key()).close()  # as if the catalog connection had dropped
-    ui.st.cache_data.clear()
+    ui.refresh()
     at = app()
     no_errors(at)
     assert metrics(at)["Sessions"][0] != "–"
 
 
 def test_the_dashboard_connection_cannot_write(lake):
-    ui = _ui()
     con = ui._connection(ui.lake_key())
     (before,) = one(lake, "select max(snapshot_id) from ducklake_snapshots('lake')")
     cur = con.cursor()

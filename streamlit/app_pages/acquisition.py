@@ -1,9 +1,8 @@
 """Acquisition: where visits and revenue come from, and who gets the credit for an order."""
 
-import ui
-
 import streamlit as st
 from clicklake import dashboard as db
+from clicklake import dashboard_ui as ui
 
 st.title("Acquisition")
 f = ui.filters("acquisition")

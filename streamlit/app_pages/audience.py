@@ -1,9 +1,8 @@
 """Audience: where visitors are and what they browse with."""
 
-import ui
-
 import streamlit as st
 from clicklake import dashboard as db
+from clicklake import dashboard_ui as ui
 
 st.title("Audience")
 f = ui.filters("audience")

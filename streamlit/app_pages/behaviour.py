@@ -1,10 +1,10 @@
 """Behaviour: which pages are seen, where visits start and end, their paths and length."""
 
 import altair as alt
-import ui
 
 import streamlit as st
 from clicklake import dashboard as db
+from clicklake import dashboard_ui as ui
 
 st.title("Behaviour")
 f = ui.filters("behaviour")

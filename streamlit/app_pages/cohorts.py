@@ -1,10 +1,10 @@
 """Cohorts: of the visitors first seen in a week, how many come back in later weeks."""
 
 import altair as alt
-import ui
 
 import streamlit as st
 from clicklake import dashboard as db
+from clicklake import dashboard_ui as ui
 
 st.title("Cohorts")
 f = ui.filters("cohorts")

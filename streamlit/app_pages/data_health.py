@@ -1,10 +1,10 @@
 """Data health: is the data fresh, did the runs work, what was rejected, what changed."""
 
 import altair as alt
-import ui
 
 import streamlit as st
 from clicklake import dashboard as db
+from clicklake import dashboard_ui as ui
 
 st.title("Data health")
 st.caption("The pipeline's own records (ops.* and the lake's snapshots); the sidebar filters "

@@ -1,10 +1,10 @@
 """Funnel: how many sessions reach each step, overall and by source or device."""
 
 import altair as alt
-import ui
 
 import streamlit as st
 from clicklake import dashboard as db
+from clicklake import dashboard_ui as ui
 
 st.title("Funnel")
 f = ui.filters("funnel")

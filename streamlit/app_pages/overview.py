@@ -1,10 +1,10 @@
 """Overview: the headline KPIs against the previous period, and the daily and hourly trends."""
 
 import altair as alt
-import ui
 
 import streamlit as st
 from clicklake import dashboard as db
+from clicklake import dashboard_ui as ui
 
 st.title("Overview")
 f = ui.filters("overview")

@@ -1,9 +1,8 @@
 """Products: what sells, by product and category, and how price bands convert."""
 
-import ui
-
 import streamlit as st
 from clicklake import dashboard as db
+from clicklake import dashboard_ui as ui
 
 st.title("Products")
 f = ui.filters("products")

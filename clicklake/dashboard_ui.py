@@ -1,20 +1,23 @@
-"""What every dashboard page shares: the cached read-only lake, cached queries, the sidebar's
-global filters, the "no data yet" message and number formats.
+"""What every page of the Streamlit dashboard (streamlit/) shares: the cached read-only lake,
+cached queries, the sidebar's global filters, the "no data yet" message, formats and charts.
 
 Pages call `query(dashboard.some_function, filters, ...)`: the SQL itself lives in
 `sql/dashboard.sql` behind `clicklake.dashboard`, so this module only connects, caches and turns
-failures into one friendly line.
+failures into one friendly line. It imports Streamlit (the `apps` extra): only the dashboard
+and its tests import it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import altair as alt
 import duckdb
 import pandas as pd
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import streamlit as st
 from clicklake import dashboard
@@ -95,6 +98,11 @@ def query(fn: Callable, *args: Any) -> Any:
         st.stop()
 
 
+def refresh() -> None:
+    """Forget every cached query result: the next page view reads the lake again."""
+    _cached.clear()
+
+
 def show_unavailable(exc: Unavailable) -> None:
     if exc.no_data:
         st.info(dashboard.NO_DATA, icon=":material/hourglass_empty:")
@@ -132,9 +140,8 @@ def sidebar() -> None:
                                  placeholder="All devices")
         countries = st.multiselect("Country", options["countries"], key="countries",
                                    placeholder="All countries")
-        if st.button("Refresh data", icon=":material/refresh:",
-                     help=f"Results are cached for {TTL_SECONDS} s."):
-            st.cache_data.clear()
+        st.button("Refresh data", icon=":material/refresh:", on_click=refresh,
+                  help=f"Results are cached for {TTL_SECONDS} s.")
         st.caption(f"Data from {first:%d %b %Y} to {last:%d %b %Y}.")
     st.session_state["filters"] = dashboard.Filters(
         start, end, tuple(sources), tuple(devices), tuple(countries)
@@ -148,9 +155,18 @@ def _date_range(picked: Any, last: date) -> tuple[date, date]:
     return days[0], days[-1]
 
 
+def _page_runs_alone() -> bool:
+    # a page file run as the main script (AppTest, `streamlit run` on one page) has no app.py
+    # to render the sidebar first
+    ctx = get_script_run_ctx()
+    return ctx is not None and Path(ctx.main_script_path).parent.name == "app_pages"
+
+
 def filters(page: str) -> dashboard.Filters:
     """The global filters for `page`, with a caption naming those its marts cannot apply;
     ends the page with the "no data yet" message when there is nothing to filter."""
+    if _page_runs_alone():
+        sidebar()
     f = st.session_state.get("filters")
     if f is None:
         show_unavailable(st.session_state.get("filters_problem")
