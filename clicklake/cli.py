@@ -184,6 +184,21 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_maintain(args: argparse.Namespace, settings: Settings) -> int:
+    from clicklake.maintain import maintain
+
+    con = connect(settings=settings)
+    try:
+        done = maintain(con, settings)
+    finally:
+        con.close()
+    before, after = done.pop("before"), done.pop("after")
+    for what in ("live_files", "live_bytes", "stored_files", "stored_bytes", "snapshots"):
+        console.print(f"  {what:<14} {before[what]:>12,} -> {after[what]:>12,}", highlight=False)
+    console.print("  " + ", ".join(f"{k} {v}" for k, v in done.items()), highlight=False)
+    return 0
+
+
 def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     from clicklake.deploy import init_lake
 
@@ -265,6 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="freshness, row counts per layer, rejected rows, last runs")
     p.set_defaults(fn=cmd_status)
+
+    p = sub.add_parser("maintain", help="compaction, snapshot expiry, file cleanup, landing "
+                       "retention; file counts and bytes before and after")
+    p.set_defaults(fn=cmd_maintain)
 
     p = sub.add_parser("init", help="create the lake if missing and check the pipeline can reach "
                        "the catalog, the source and the landing area")
