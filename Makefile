@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo dashboard notebook test check lint venv postgres chromium clean
+.PHONY: demo dashboard notebook airflow test check lint venv postgres chromium clean
 
 # one environment for every README command: pipeline, Airflow, dashboard, notebooks, tests
 $(STAMP): pyproject.toml
@@ -27,6 +27,31 @@ dashboard: venv  ## the Streamlit dashboard on the embedded lake (run `make demo
 notebook: venv  ## Jupyter Lab on the embedded lake (run `make demo` first), port 8888
 	PLOOMBER_STATS_ENABLED=false PLOOMBER_VERSION_CHECK_DISABLED=true \
 	  $(BIN)/jupyter lab --ServerApp.root_dir=notebook --port=8888
+
+# Airflow 3 standalone (scheduler, API server + UI, DAG processor, triggerer) on the embedded
+# lake: AIRFLOW_HOME in .clicklake/airflow (SQLite metadata DB), DAGs from airflow/dags, no
+# example DAGs, and the one-slot pool `clicklake_lake` the stage/mart rebuilds take turns on.
+# The admin password is made once and kept in .clicklake/airflow/passwords.json.
+AIRFLOW_HOME_DIR := $(CURDIR)/.clicklake/airflow
+AIRFLOW_PORT ?= 8080
+AIRFLOW_ENV := AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/airflow/dags \
+  AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__API__PORT=$(AIRFLOW_PORT) \
+  AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin \
+  AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=$(AIRFLOW_HOME_DIR)/passwords.json \
+  CLICKLAKE_HOME=$${CLICKLAKE_HOME:-$(CURDIR)/.clicklake}
+airflow: venv  ## Airflow on the embedded lake (after `make demo`), http://localhost:8080
+	@mkdir -p $(AIRFLOW_HOME_DIR)
+	@test -s $(AIRFLOW_HOME_DIR)/passwords.json || $(BIN)/python -c \
+	  "import json, secrets; print(json.dumps({'admin': secrets.token_urlsafe(12)}))" \
+	  > $(AIRFLOW_HOME_DIR)/passwords.json
+	$(AIRFLOW_ENV) $(BIN)/airflow db migrate >/dev/null
+	$(AIRFLOW_ENV) $(BIN)/airflow pools set clicklake_lake 1 "stage and mart rebuilds take turns" >/dev/null
+	@echo "Airflow UI: http://localhost:$(AIRFLOW_PORT)  user: admin  password: $$($(BIN)/python -c \
+	  "import json; print(json.load(open('$(AIRFLOW_HOME_DIR)/passwords.json'))['admin'])")"
+	@echo "Both DAGs start paused. Run the demo day: AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) \
+	  $(BIN)/airflow backfill create --dag-id clickstream_hourly \
+	  --from-date 2024-03-01T00:00:00 --to-date 2024-03-01T23:00:00"
+	$(AIRFLOW_ENV) $(BIN)/airflow standalone
 
 # the tests start their own PostgreSQL cluster and S3 server on free 127.0.0.1 ports
 test: venv postgres chromium  ## the whole suite
