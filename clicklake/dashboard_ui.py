@@ -86,7 +86,7 @@ def fetch(fn: Callable, *args: Any) -> Any:
     except duckdb.CatalogException as exc:  # a mart that no run has built yet
         raise Unavailable(_first_line(exc), no_data=True) from exc
     except duckdb.Error as exc:
-        raise Unavailable(f"the lake could not answer: {_first_line(exc)}", False) from exc
+        raise Unavailable(_first_line(exc), no_data=False) from exc
 
 
 def query(fn: Callable, *args: Any) -> Any:

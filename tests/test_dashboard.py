@@ -348,6 +348,22 @@ def test_a_lake_without_marts_shows_the_no_data_message(tmp_path):
     assert any("No data yet" in i.value for i in at.info)
 
 
+def test_a_mart_that_breaks_the_contract_shows_one_line_not_a_traceback(tmp_path):
+    con = connect(settings=load_settings(lake_env(tmp_path)))
+    con.execute("create table mart.daily_kpis as select date '2024-03-01' as date")
+    con.execute("""create table mart.hourly_traffic as select 'google' as utm_source,
+                   'mobile' as device_type, 'DE' as geo_country""")
+    con.execute("create table mart.funnel_daily as select date '2024-03-01' as date")
+    con.close()
+    with pytest.MonkeyPatch.context() as mp:
+        use_lake(mp, tmp_path)
+        at = app("funnel")
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("The dashboard cannot read the lake: Binder Error")
+    assert "\n" not in error and "Traceback" not in error
+
+
 def test_a_dead_cached_connection_is_replaced_once_and_the_page_still_renders(lake):
     ui._connection(ui.lake_key()).close()  # as if the catalog connection had dropped
     ui.refresh()
