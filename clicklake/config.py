@@ -46,7 +46,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         # Derived defaults all hang off CLICKLAKE_HOME so one variable moves the whole lake.
-        home = Path(self.home).expanduser()
+        # absolute, so the data path stored in the catalog opens from any working directory
+        home = Path(self.home).expanduser().absolute()
         object.__setattr__(self, "home", home)
         defaults = {
             "source_uri": str(home / "source"),
@@ -78,7 +79,8 @@ class Settings:
         )
 
     def uses_s3(self) -> bool:
-        return any(u.startswith("s3://") for u in (self.source_uri, self.landing_uri, self.data_path))
+        uris = (self.source_uri, self.landing_uri, self.data_path)
+        return any(u.startswith("s3://") for u in uris)
 
 
 _ENV_NAMES = {

@@ -17,9 +17,9 @@ from typing import Any
 import altair as alt
 import duckdb
 import pandas as pd
+import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-import streamlit as st
 from clicklake import dashboard
 from clicklake.config import ConfigError, load_settings
 from clicklake.lake import LakeError, connect

@@ -11,6 +11,7 @@ import importlib
 import logging
 import os
 import random
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -62,6 +63,8 @@ def new_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
         config={
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
+            # a missing table must be an error, never a Python variable of the same name
+            "python_enable_replacements": False,
         }
     )
     load_extension(con, "ducklake")
@@ -140,8 +143,9 @@ def connect(read_only: bool = False, settings: Settings | None = None) -> duckdb
         con.execute(f"ATTACH {_quote('ducklake:' + catalog)} AS lake ({', '.join(options)})")
     except duckdb.Error as exc:
         con.close()
-        where = catalog.split("password=")[0]
-        raise LakeError(f"cannot open the lake catalog ({where.strip()}): {_first_line(exc)}") from exc
+        raise LakeError(
+            f"cannot open the lake catalog ({_redact(catalog)}): {_redact(_first_line(exc))}"
+        ) from exc
     con.execute("USE lake")
     if not read_only:
         retry_transaction(lambda: _init_lake(con))
@@ -152,6 +156,12 @@ def _sqlite_wal(path: Path) -> None:
     """Put a SQLite catalog in WAL mode (persistent): readers then never block the writer."""
     with sqlite3.connect(path) as db:
         db.execute("pragma journal_mode=wal")
+
+
+def _redact(text: str) -> str:
+    """Hide passwords (libpq `password=...`, URL `user:pw@`) from a message a user will see."""
+    text = re.sub(r"password=\S+", "password=***", text)
+    return re.sub(r"(://[^:/@\s]+):[^@\s]+@", r"\1:***@", text)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -66,12 +66,15 @@ def status(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list[str], list[tu
         "select schema_name, table_name from duckdb_tables() where database_name = 'lake' "
         "order by array_position(['raw', 'stage', 'mart', 'ops'], schema_name), table_name"
     ).fetchall():
-        counts.append((schema, name, con.execute(f"select count(*) from {schema}.{name}").fetchone()[0]))
+        rows = con.execute(f"select count(*) from {schema}.{name}").fetchone()[0]
+        counts.append((schema, name, rows))
     sections["rows per table"] = (["layer", "table", "rows"], counts)
     return sections
 
 
-def against_truth(con: duckdb.DuckDBPyConnection, truth: dict) -> tuple[list[str], list[tuple], bool]:
+def against_truth(
+    con: duckdb.DuckDBPyConnection, truth: dict
+) -> tuple[list[str], list[tuple], bool]:
     """mart.daily_kpis next to the generator's truth, one row per day and KPI."""
     cur = con.execute(f"select date, {', '.join(KPIS)} from mart.daily_kpis order by date")
     lake = {str(r[0]): dict(zip(KPIS, r[1:], strict=True)) for r in cur.fetchall()}

@@ -8,6 +8,7 @@ entrypoint, so that the filters keep their values from page to page.
 """
 
 import streamlit as st
+
 from clicklake import dashboard_ui as ui
 
 st.set_page_config(page_title="ClickLake", page_icon=":material/monitoring:", layout="wide")

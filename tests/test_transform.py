@@ -25,7 +25,8 @@ def test_the_header_declares_grain_partition_dependencies_and_columns(tmp_path):
 
 def test_models_run_in_declared_order_stage_before_mart(tmp_path):
     _model(tmp_path / "mart", "a_kpis", "-- mart.a_kpis: x")
-    _model(tmp_path / "stage", "a_sessions", "-- stage.a_sessions: x\n-- depends_on: stage.z_events")
+    _model(tmp_path / "stage", "a_sessions",
+           "-- stage.a_sessions: x\n-- depends_on: stage.z_events")
     _model(tmp_path / "stage", "z_events", "-- stage.z_events: x")
     order = [m.name for m in discover(tmp_path)]
     assert order.index("stage.z_events") < order.index("stage.a_sessions") < order.index(

@@ -1,6 +1,7 @@
 """Acquisition: where visits and revenue come from, and who gets the credit for an order."""
 
 import streamlit as st
+
 from clicklake import dashboard as db
 from clicklake import dashboard_ui as ui
 

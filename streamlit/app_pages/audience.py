@@ -1,6 +1,7 @@
 """Audience: where visitors are and what they browse with."""
 
 import streamlit as st
+
 from clicklake import dashboard as db
 from clicklake import dashboard_ui as ui
 

@@ -1,8 +1,8 @@
 """Behaviour: which pages are seen, where visits start and end, their paths and length."""
 
 import altair as alt
-
 import streamlit as st
+
 from clicklake import dashboard as db
 from clicklake import dashboard_ui as ui
 

@@ -1,8 +1,8 @@
 """Cohorts: of the visitors first seen in a week, how many come back in later weeks."""
 
 import altair as alt
-
 import streamlit as st
+
 from clicklake import dashboard as db
 from clicklake import dashboard_ui as ui
 

@@ -1,8 +1,8 @@
 """Data health: is the data fresh, did the runs work, what was rejected, what changed."""
 
 import altair as alt
-
 import streamlit as st
+
 from clicklake import dashboard as db
 from clicklake import dashboard_ui as ui
 

@@ -1,8 +1,8 @@
 """Funnel: how many sessions reach each step, overall and by source or device."""
 
 import altair as alt
-
 import streamlit as st
+
 from clicklake import dashboard as db
 from clicklake import dashboard_ui as ui
 

@@ -1,8 +1,8 @@
 """Overview: the headline KPIs against the previous period, and the daily and hourly trends."""
 
 import altair as alt
-
 import streamlit as st
+
 from clicklake import dashboard as db
 from clicklake import dashboard_ui as ui
 

@@ -1,6 +1,7 @@
 """Products: what sells, by product and category, and how price bands convert."""
 
 import streamlit as st
+
 from clicklake import dashboard as db
 from clicklake import dashboard_ui as ui
 
