@@ -120,6 +120,7 @@ HOME, CATEGORY, PRODUCT, CART, CHECKOUT, CONFIRMATION = range(6)
 # the funnel step of a page, by the first four characters of its path (sql/seeds/page_rules.csv)
 _STEP = {"/": "browse", "/cat": "browse", "/pro": "add_to_cart", "/car": "cart",
          "/che": "checkout", "/con": "purchase"}
+_STEP_ORDER = {"browse": 1, "add_to_cart": 2, "cart": 3, "checkout": 4, "purchase": 5}
 
 
 def generate(
@@ -470,8 +471,11 @@ class _Shop:
                     orders[1] += 1
                     orders[2] += cents
         self.visitors[day].add(uid)  # the last event's day too, for a visit across midnight
-        for step in reached:
-            self.funnel[(start_day, step)] = self.funnel.get((start_day, step), 0) + 1
+        # a visit counts at every funnel step up to the furthest one it reached
+        furthest = max(_STEP_ORDER[s] for s in reached) if reached else 0
+        for step in _STEP_ORDER:
+            if _STEP_ORDER[step] <= furthest:
+                self.funnel[(start_day, step)] = self.funnel.get((start_day, step), 0) + 1
         self.events += emitted
 
     def _price_at(self, pid: int, t: int) -> int:

@@ -76,6 +76,7 @@ def _rows(dest: Path) -> dict[str, list[tuple[dict, dict]]]:
 
 STEPS = {"/": "browse", "/category": "browse", "/product": "add_to_cart", "/cart": "cart",
          "/checkout": "checkout", "/confirmation": "purchase"}
+ORDER = {"browse": 1, "add_to_cart": 2, "cart": 3, "checkout": 4, "purchase": 5}
 
 
 def _recompute(dest: Path) -> tuple[dict, int]:
@@ -129,8 +130,9 @@ def _recompute(dest: Path) -> tuple[dict, int]:
                 by_source[day, source]["orders"] += 1
                 by_source[day, source]["revenue"] += cents
                 basket = []
-        for step in reached:
-            funnel[start_day][step] += 1
+        furthest = max(ORDER[s] for s in reached)
+        for step in ORDER:
+            funnel[start_day][step] += ORDER[step] <= furthest
     for day, kpis in days.items():
         kpis["visitors"] = len(visitors[day])
         kpis["revenue"] = round(kpis["revenue"] / 100, 2)

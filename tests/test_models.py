@@ -73,7 +73,7 @@ def test_acquisition_per_utm_source_equals_the_truth(lake):
     assert got == want
 
 
-def test_the_funnel_equals_the_visits_that_reached_each_step(lake):
+def test_the_funnel_counts_each_visit_up_to_its_furthest_step_as_the_truth_does(lake):
     _, con, truth = lake
     rows = con.execute("""
         select date::varchar, step, sum(sessions) from mart.funnel_daily group by all
@@ -87,6 +87,10 @@ def test_the_funnel_equals_the_visits_that_reached_each_step(lake):
         from mart.funnel_daily where step_order = 1 and sessions > 0
     """).fetchone()[0]
     assert first
+    leaks = con.execute("""
+        select count(*) from mart.funnel_daily where step_conversion > 1 or overall_conversion > 1
+    """).fetchone()[0]
+    assert leaks == 0
 
 
 def test_product_performance_equals_carts_units_and_revenue_of_the_truth(lake):

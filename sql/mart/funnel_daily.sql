@@ -2,14 +2,15 @@
 -- partition: date
 -- depends_on: stage.events, stage.sessions, stage.page_rules
 -- The steps and their order come from the rules table (sql/seeds/page_rules.csv), not from
--- this SQL. A visit reaches a step when it views a page of that step; it counts on the day it
--- started, with every step it reached before it ended.
+-- this SQL. A visit counts at every step up to the furthest one it reached (a visit that
+-- lands on a product page and buys went through browsing too), so each step holds at most
+-- the visits of the step before it; it counts on the day it started.
 -- column date: the day the visits started
 -- column utm_source: the visits' campaign source ('(none)' = untagged)
 -- column device_type: desktop, mobile, tablet ('(unknown)' without a device row)
 -- column step: the funnel step (browse, add_to_cart, cart, checkout, purchase)
 -- column step_order: the step's position in the funnel (1 = first)
--- column sessions: visits that reached the step
+-- column sessions: visits whose furthest step is this one or a later one
 -- column step_conversion: sessions / sessions at the previous step (1 for the first step)
 -- column overall_conversion: sessions / sessions at the first step
 
@@ -35,12 +36,13 @@ visits as (
     where session_date in (select day from days)
 ),
 
-reached as (
-    select distinct e.session_id, e.funnel_step as step
+furthest as (
+    select e.session_id, max(s.step_order) as furthest_order
     from stage.events as e
-    where e.funnel_step is not null
-      and e.event_date between (select min(day) from days) and (select max(day) + 1 from days)
+    inner join steps as s on s.step = e.funnel_step
+    where e.event_date between (select min(day) from days) and (select max(day) + 1 from days)
       and e.session_id in (select session_id from visits)
+    group by e.session_id
 ),
 
 -- every step for every segment that had visits, so a step nobody reached shows as 0
@@ -49,9 +51,10 @@ segments as (
 ),
 
 counts as (
-    select v.session_date as date, v.utm_source, v.device_type, r.step, count(*) as sessions
-    from reached as r
+    select v.session_date as date, v.utm_source, v.device_type, s.step, count(*) as sessions
+    from furthest as f
     inner join visits as v using (session_id)
+    inner join steps as s on s.step_order <= f.furthest_order
     group by all
 ),
 
