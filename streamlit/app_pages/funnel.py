@@ -55,5 +55,6 @@ first_step, last_step = steps["step"].iloc[0], steps["step"].iloc[-1]
 wide["conversion"] = wide[last_step] / wide[first_step]
 ui.table(wide.reset_index(), segment=by, conversion=st.column_config.NumberColumn(
     f"{last_step} / {first_step}", format="percent"))
-st.caption("A step counts the visits that reached it; visits can enter below the first step "
-           "(an ad that lands on a product page), so a later step can exceed an earlier one.")
+st.caption("A visit counts at every step up to the furthest one it reached (an ad that lands "
+           "on a product page and ends in a purchase went through browsing too), so no step "
+           "holds more visits than the one before it.")
