@@ -10,7 +10,10 @@ file is line N of the source.
 
 from __future__ import annotations
 
+import gzip
+import os
 import re
+import shutil
 import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -20,11 +23,18 @@ import duckdb
 
 from clicklake.config import Settings
 from clicklake.lake import retry_transaction, transaction
-from clicklake.storage import ObjectInfo, join, list_objects, local_copy, temp_dir
+from clicklake.storage import ObjectInfo, is_s3, join, list_objects, local_copy, temp_dir
 
 _PARTITION = re.compile(r"/date=(\d{4}-\d{2}-\d{2})(?:/hour=(\d{2}))?/")
 _SUFFIXES = (".jsonl", ".ndjson", ".json")
 MAX_LINE_BYTES = 64 * 1024 * 1024
+# Whether `line` is a JSON object: a valid JSON text that starts with `{` is one, so json_type
+# (a second parse) runs only for the odd others. CASE, not AND/OR: it never parses invalid JSON.
+_IS_OBJECT = """case
+    when not json_valid(line) then false
+    when starts_with(line, '{') then true
+    else json_type(line) = 'OBJECT'
+end"""
 
 
 @dataclass
@@ -131,13 +141,10 @@ def split_lines(
             strict_mode = false, max_line_size = {MAX_LINE_BYTES}, compression = $compression
         )"""
     params = {"path": path, "compression": compression}
-    # a valid JSON text that starts with `{` is an object; json_type only for the odd others
     total = con.execute(
         f"""
         copy (
-            select case when json_valid(line)
-                         and (starts_with(line, '{{') or json_type(line) = 'OBJECT')
-                        then line else '' end
+            select case when {_IS_OBJECT} then line else '' end
             from {source}
         ) to '{_sql_str(landing_uri)}' (format csv, header false, quote '', escape '',
             delimiter chr(1))
@@ -220,8 +227,47 @@ def _land(con, settings, stream, obj, path, compression, member) -> LandedFile:
     for uri in (landing_uri, rejected_uri):
         if not uri.startswith("s3://"):
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
-    lines, bad = split_lines(con, path, compression, landing_uri, rejected_uri)
+    if is_s3(path) or is_s3(landing_uri):
+        lines, bad = split_lines(con, path, compression, landing_uri, rejected_uri)
+    else:
+        lines, bad = _land_local(con, path, compression, landing_uri, rejected_uri)
     return LandedFile(stream, obj, landing_uri, rejected_uri if bad else None, lines, bad)
+
+
+def _land_local(
+    con: duckdb.DuckDBPyConnection, path: str, compression: str, landing_uri: str,
+    rejected_uri: str,
+) -> tuple[int, int]:
+    """`split_lines` for local files, faster when every line is a JSON object (the usual case).
+
+    The source is decompressed as bytes next to its landing name (zlib, not Python per line)
+    and DuckDB checks the uncompressed lines in parallel; when each one is an object the copy
+    simply becomes the landing file, and DuckDB's line-by-line rewrite is needed only for
+    files with blank or invalid lines.
+    """
+    target = Path(landing_uri)
+    tmp = target.with_name(f".{target.name}.tmp")
+    opener = gzip.open if compression == "gzip" else open
+    try:
+        with opener(path, "rb") as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        total, objects = con.execute(
+            f"""
+            select count(*), count(*) filter (where {_IS_OBJECT})
+            from read_csv(
+                $path, columns = {{'line': 'VARCHAR'}}, header = false, delim = chr(1),
+                quote = '', escape = '', comment = '', auto_detect = false,
+                strict_mode = false, max_line_size = {MAX_LINE_BYTES}
+            )
+            """,
+            {"path": str(tmp)},
+        ).fetchone()
+        if objects == total:
+            os.replace(tmp, target)
+            return total, 0
+        return split_lines(con, str(tmp), "none", landing_uri, rejected_uri)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def extract_stream(
