@@ -222,8 +222,10 @@ def maintenance_step(step: str, now: datetime, settings: Settings | None = None)
             did = steps[step]()
             after = maintain.file_stats(con, settings)
             out = {"step": step, **did, "before": before.as_dict(), "after": after.as_dict()}
-            message = (f"files {before.stored_files} -> {after.stored_files}, "
-                       f"bytes {before.stored_bytes} -> {after.stored_bytes}")
+            message = (f"live files {before.live_files} -> {after.live_files}, "
+                       f"stored files {before.stored_files} -> {after.stored_files}, "
+                       f"stored bytes {before.stored_bytes} -> {after.stored_bytes}, "
+                       f"snapshots {before.snapshots} -> {after.snapshots}")
             return out, after.live_files, message
 
         return _step(con, f"maintain-{now:%Y%m%dT%H%M}", "maintain", step, work)
