@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo dashboard notebook airflow test check lint venv postgres chromium clean
+.PHONY: demo dashboard notebook airflow test check lint venv postgres chromium clean bench
 
 # one environment for every README command: pipeline, Airflow, dashboard, notebooks, tests
 $(STAMP): pyproject.toml
@@ -82,3 +82,9 @@ chromium:
 
 clean:
 	rm -rf .clicklake .pytest_cache test-artifacts
+
+# side-by-side benchmarks (not part of `make test`): writes BENCHMARKS.md and bench/benchmarks.png;
+# BENCH_ARGS=--quick for a small run, or e.g. BENCH_ARGS="--events 500000 --reps 5"
+bench: venv  ## measure load, pipeline, history and dashboard speed against the baselines
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.run $(BENCH_ARGS)

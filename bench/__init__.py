@@ -1,0 +1,1 @@
+"""ClickLake benchmarks: `make bench` (or `python -m bench.run --help`); not collected by pytest."""

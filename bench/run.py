@@ -1,0 +1,340 @@
+"""`make bench`: ClickLake's speed, measured side by side with the baselines in one run.
+
+Generates data with the project's own generator, then measures on the same files:
+(1) landing → raw load against bare DuckDB `COPY ... read_json ... TO parquet (zstd)`,
+(2) pandas and dlt on the same landed files, (3) one hour of ~1M events through the whole
+pipeline against bare DuckDB on that hour's source files, (4) one new hour on top of 1 day and
+of 30 days of history, (5) dashboard-style queries over 30 days of marts, (6) the peak memory
+of each. Every measurement runs in its own process, repetitions interleave the contenders so
+that a busy neighbour slows them alike, and figures are medians; ratios compare medians
+measured in this run. Writes BENCHMARKS.md (between its markers) and the chart.
+
+    python -m bench.run              # default sizes (2M events, 1M-event hour, 30 days)
+    python -m bench.run --quick      # small sizes, for development
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench import report
+from bench.tasks import STREAMS
+
+ROOT = Path(__file__).resolve().parents[1]
+# Hours where the generator's daily rhythm is near its mean, so events_per_hour ≈ events.
+DAY = datetime(2024, 3, 1, tzinfo=UTC)
+LOAD_START = DAY + timedelta(hours=9)
+HOUR = DAY + timedelta(hours=9)
+
+
+class BenchError(RuntimeError):
+    """A benchmark task failed; its own output above says why."""
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="small sizes for development")
+    p.add_argument("--events", type=int, help="events for the load comparison (default 2M; "
+                   "env CLICKLAKE_BENCH_EVENTS)")
+    p.add_argument("--hour-events", type=int, help="events in the one-hour pipeline run "
+                   "(default 1M; env CLICKLAKE_BENCH_HOUR_EVENTS)")
+    p.add_argument("--history-days", type=int, default=30)
+    p.add_argument("--history-rate", type=int, help="events per hour of history (default "
+                   "5000; env CLICKLAKE_BENCH_HISTORY_RATE)")
+    p.add_argument("--reps", type=int, help="repetitions (default 3; quick 2)")
+    p.add_argument("--slow-reps", type=int, help="repetitions of pandas and dlt (default 2)")
+    p.add_argument("--query-reps", type=int, default=20, help="runs of each dashboard query")
+    p.add_argument("--dlt-events", type=int, help="events dlt loads (a part of each file; "
+                   "default 200k, quick 20k): it is far slower than the rest")
+    p.add_argument("--only", default="load,tools,hour,history,dashboard",
+                   help="comma list of sections to run")
+    p.add_argument("--workdir", help="where data goes (default: a new folder in $TMPDIR)")
+    p.add_argument("--keep", action="store_true", help="keep the work folder")
+    p.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    p.add_argument("--chart", default=str(ROOT / "bench" / "benchmarks.png"))
+    p.add_argument("--results", default=str(ROOT / "test-artifacts" / "bench-results.json"))
+    a = p.parse_args(argv)
+    quick = a.quick
+    a.events = a.events or _env_int("CLICKLAKE_BENCH_EVENTS", 100_000 if quick else 2_000_000)
+    a.hour_events = a.hour_events or _env_int(
+        "CLICKLAKE_BENCH_HOUR_EVENTS", 50_000 if quick else 1_000_000)
+    a.history_rate = a.history_rate or _env_int(
+        "CLICKLAKE_BENCH_HISTORY_RATE", 300 if quick else 5_000)
+    a.reps = a.reps or (2 if quick else 3)
+    a.slow_reps = a.slow_reps or (1 if quick else 2)
+    a.dlt_events = a.dlt_events or (20_000 if quick else 200_000)
+    return a
+
+
+class Runner:
+    """Starts each task in its own process and keeps its result and peak memory."""
+
+    def __init__(self, work: Path):
+        self.work = work
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("CLICKLAKE_")}
+        self.env["PYTHONPATH"] = str(ROOT)
+
+    def __call__(self, task: str, **args) -> dict:
+        fd, out = tempfile.mkstemp(prefix=f"{task}-", suffix=".json", dir=self.work)
+        os.close(fd)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.tasks", task, json.dumps(args), out],
+            cwd=ROOT, env=self.env,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise BenchError(f"task {task} failed (exit {proc.returncode})")
+        result = json.loads(Path(out).read_text())
+        os.unlink(out)
+        result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux reports KiB
+        return result
+
+
+def _say(text: str) -> None:
+    print(f"[bench {datetime.now():%H:%M:%S}] {text}", flush=True)
+
+
+def _median(runs: list[dict], key: str = "seconds") -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def _summary(runs: list[dict]) -> dict:
+    return {
+        "median_s": _median(runs),
+        "runs_s": [r["seconds"] for r in runs],
+        "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
+        "events": runs[0].get("events"),
+    }
+
+
+def _rate_for(events: int, hours: list[int]) -> int:
+    """events_per_hour that makes the generator write about `events` over these UTC hours."""
+    from clicklake.generate import RHYTHM
+
+    return round(events / sum(RHYTHM[h % 24] for h in hours))
+
+
+def bench_load(run: Runner, a, work: Path, res: dict, tools: bool) -> None:
+    data = work / "load"
+    hours = 2
+    _say(f"load: generating ~{a.events:,} events")
+    gen = run("generate", dest=str(data / "source"), start=LOAD_START.isoformat(), hours=hours,
+              events_per_hour=_rate_for(a.events, [LOAD_START.hour + i for i in range(hours)]))
+    _say(f"load: generated {gen['events']:,} events in {gen['seconds']:.1f}s; extracting")
+    ext = run("extract", home=str(data / "template"), source=str(data / "source"),
+              landing=str(data / "landing"), start=LOAD_START.isoformat(),
+              end=(LOAD_START + timedelta(hours=hours)).isoformat())
+    landing = str(data / "landing")
+    files = {s: f"{landing}/{s}/**/*.jsonl" for s in STREAMS}
+    res["load"] = {"generated": gen, "extract": {k: ext[k] for k in ("seconds", "lines",
+                                                                     "peak_rss_mib")},
+                   "events": ext["events"],
+                   "landing_mib": _size(data / "landing") / 2**20}
+    runs: dict[str, list[dict]] = {"clicklake": [], "duckdb": [], "pandas": [], "dlt": []}
+    for i in range(a.reps):
+        _say(f"load: repetition {i + 1}/{a.reps}")
+        runs["clicklake"].append(run("load", template=str(data / "template"),
+                                     home=str(data / "rep"), landing=landing))
+        runs["duckdb"].append(run("bare_copy", files=files, out=str(data / "bare")))
+        if tools and i < a.slow_reps:
+            _say("load: pandas")
+            runs["pandas"].append(run("pandas_copy", landing=landing, out=str(data / "pandas")))
+            fraction = min(1.0, a.dlt_events / res["load"]["events"])
+            _say(f"load: dlt ({fraction:.0%} of each file)")
+            runs["dlt"].append(run("dlt_load", landing=landing, out=str(data / "dlt"),
+                                   fraction=fraction))
+    for name, rs in runs.items():
+        if not rs:
+            continue
+        s = _summary(rs)
+        s["events_per_s"] = s["events"] / s["median_s"]
+        s["rows"] = rs[0].get("rows")
+        if name == "dlt":
+            s["loader_file_format"] = rs[0].get("loader_file_format")
+        res["load"][name] = s
+    # by events per second: dlt may have loaded only part of the files
+    ours = res["load"]["clicklake"]["events_per_s"]
+    res["load"]["ratios"] = {
+        f"vs_{name}": ours / res["load"][name]["events_per_s"]
+        for name in ("duckdb", "pandas", "dlt") if name in res["load"]
+    }
+
+
+def bench_hour(run: Runner, a, work: Path, res: dict) -> None:
+    data = work / "hour"
+    _say(f"hour: generating one hour of ~{a.hour_events:,} events")
+    gen = run("generate", dest=str(data / "source"), start=HOUR.isoformat(), hours=1,
+              events_per_hour=_rate_for(a.hour_events, [HOUR.hour]))
+    src = str(data / "source")
+    files = {s: f"{src}/{s}/**/*.jsonl.gz" for s in STREAMS}
+    runs: dict[str, list[dict]] = {"clicklake": [], "duckdb": []}
+    for i in range(a.reps):
+        _say(f"hour: repetition {i + 1}/{a.reps} ({gen['events']:,} events)")
+        runs["clicklake"].append(run("hour", home=str(data / "rep"), source=src,
+                                     landing=str(data / "landing"), hour=HOUR.isoformat()))
+        runs["duckdb"].append(run("bare_copy", files=files, out=str(data / "bare")))
+    res["hour"] = {"generated": gen, "events": runs["clicklake"][0]["events"],
+                   "source_mib": _size(data / "source") / 2**20}
+    for name, rs in runs.items():
+        res["hour"][name] = _summary(rs)
+    res["hour"]["clicklake"]["phases"] = {
+        k: statistics.median(r["phases"].get(k, 0.0) for r in runs["clicklake"])
+        for k in runs["clicklake"][0]["phases"]
+    }
+    res["hour"]["clicklake"]["steps"] = runs["clicklake"][-1]["steps"]
+    res["hour"]["ratio"] = res["hour"]["clicklake"]["median_s"] / res["hour"]["duckdb"]["median_s"]
+
+
+def bench_history(run: Runner, a, work: Path, res: dict, dashboard: bool,
+                  history: bool) -> None:
+    data = work / "history"
+    days = a.history_days
+    start = HOUR - timedelta(days=days)
+    _say(f"history: generating {days} days at {a.history_rate:,} events/hour")
+    gen = run("generate", dest=str(data / "source"), start=start.isoformat(),
+              hours=days * 24 + 1, events_per_hour=a.history_rate)
+    # the 1-day lake sees the events of its last day and the new hour only (its lookback finds
+    # nothing more), and the shop's whole product catalog (exported in the first hour)
+    short = data / "source_1d"
+    for path in (data / "source").rglob("*.jsonl.gz"):
+        stamp = path.parent.name, path.parent.parent.name  # hour=HH, date=YYYY-MM-DD
+        at = datetime.fromisoformat(f"{stamp[1][5:]}T{stamp[0][5:]}:00+00:00")
+        if at >= HOUR - timedelta(days=1) or path.parts[-4] == "products":
+            target = short / path.relative_to(data / "source")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+    lakes = {"1d": (short, start), f"{days}d": (data / "source", start)}
+    res["history"] = {"generated": gen, "days": days, "rate": a.history_rate}
+    for name, (source, first) in lakes.items():
+        _say(f"history: building the {name} lake (extract, load, full build)")
+        res["history"][f"build_{name}"] = run(
+            "history", home=str(data / f"lake_{name}"), source=str(source),
+            landing=str(data / f"landing_{name}"), start=first.isoformat(), end=HOUR.isoformat())
+    if history:
+        runs: dict[str, list[dict]] = {name: [] for name in lakes}
+        for i in range(a.reps):
+            for name, (source, _) in lakes.items():
+                _say(f"history: one new hour on {name}, repetition {i + 1}/{a.reps}")
+                runs[name].append(run("hour", template=str(data / f"lake_{name}"),
+                                      home=str(data / "rep"), source=str(source),
+                                      landing=str(data / f"landing_{name}"),
+                                      hour=HOUR.isoformat()))
+        for name, rs in runs.items():
+            s = _summary(rs)
+            s["phases"] = {k: statistics.median(r["phases"].get(k, 0.0) for r in rs)
+                           for k in rs[0]["phases"]}
+            res["history"][f"hour_on_{name}"] = s
+        res["history"]["ratio"] = (res["history"][f"hour_on_{days}d"]["median_s"]
+                                   / res["history"]["hour_on_1d"]["median_s"])
+    if dashboard:
+        _say("dashboard: queries over the marts of the long history")
+        res["dashboard"] = run("dashboard", home=str(data / f"lake_{days}d"),
+                               landing=str(data / f"landing_{days}d"), reps=a.query_reps)
+
+
+def _done(path: Path, res: dict, name: str, keep: bool) -> None:
+    """Note a section's disk use, then free it before the next section starts."""
+    res["disk_mib"][name] = _size(path) / 2**20
+    if not keep:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal"):
+                mem = int(line.split()[1]) * 1024
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem / 2**30,
+            "os": f"{platform.system()} {platform.release()}",
+            "python": platform.python_version()}
+
+
+def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("clicklake", "duckdb", "duckdb-extension-ducklake", "pandas", "pyarrow", "dlt",
+                 "matplotlib"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    only = set(a.only.split(","))
+    work = Path(a.workdir) if a.workdir else Path(tempfile.mkdtemp(prefix="clicklake-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    run = Runner(work)
+    res: dict = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "versions": versions(),
+        "config": {k: v for k, v in vars(a).items()
+                   if k not in ("out", "chart", "results", "workdir", "keep")},
+        "loadavg_start": os.getloadavg(),
+    }
+    t0 = time.perf_counter()
+    try:
+        res["disk_mib"] = {}
+        if only & {"load", "tools"}:
+            bench_load(run, a, work, res, tools="tools" in only)
+            _done(work / "load", res, "load", a.keep)
+        if "hour" in only:
+            bench_hour(run, a, work, res)
+            _done(work / "hour", res, "hour", a.keep)
+        if only & {"history", "dashboard"}:
+            bench_history(run, a, work, res, dashboard="dashboard" in only,
+                          history="history" in only)
+            _done(work / "history", res, "history", a.keep)
+    finally:
+        if a.keep:
+            _say(f"work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    res["loadavg_end"] = os.getloadavg()
+    res["wall_s"] = time.perf_counter() - t0
+    Path(a.results).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.results).write_text(json.dumps(res, indent=2, default=str) + "\n")
+    report.write(res, Path(a.out), Path(a.chart))
+    _say(f"done in {res['wall_s']:.0f}s: {a.out}, {a.chart}, raw figures in {a.results}")
+    print(report.summary_table(res))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        sys.exit(1)

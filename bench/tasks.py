@@ -1,0 +1,438 @@
+"""One measurement per process: `python -m bench.tasks <task> '<json args>' <result.json>`.
+
+`bench.run` starts each task in its own process so that the process's peak memory
+(`os.wait4` rusage) belongs to that task alone, and so that nothing one task caches (DuckDB's
+buffers, the page cache aside) speeds up the next. Every task times only its own work, not the
+interpreter start-up or imports, and returns a JSON-able dict.
+"""
+
+from __future__ import annotations
+
+import glob
+import inspect
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+STREAMS = ("browser_events", "device_events", "geo_events", "location_events", "products")
+EVENT_STREAM = "browser_events"  # one line per event: the events of a run are its lines
+
+
+def _settings(home: str, source: str | None = None, landing: str | None = None,
+              data: str | None = None):
+    from clicklake.config import load_settings
+
+    env = {"CLICKLAKE_HOME": home, "CLICKLAKE_ENV_FILE": "/nonexistent"}
+    if data:
+        env["CLICKLAKE_DATA_PATH"] = data
+    if source:
+        env["CLICKLAKE_SOURCE_URI"] = source
+    if landing:
+        env["CLICKLAKE_LANDING_URI"] = landing
+    return load_settings(env)
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _clone(template: str, home: str) -> str:
+    """A private copy of a prepared lake's catalog; returns the data path to use with it.
+
+    DuckLake keeps the data path in the catalog, so the copy shares the template's Parquet
+    folder: a run only adds files there (named by UUID), the template's catalog never sees
+    them, and nothing deletes files without `clicklake maintain`.
+    """
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.copytree(template, home, ignore=shutil.ignore_patterns("lake"))
+    return str(Path(template) / "lake")
+
+
+def generate(a: dict) -> dict:
+    """Write the sample shop's source files for the hours [start, start + hours)."""
+    from clicklake.generate import generate as gen
+
+    t0 = time.perf_counter()
+    out = gen(Path(a["dest"]), _at(a["start"]), a["hours"], events_per_hour=a["events_per_hour"],
+              seed=a.get("seed", 42))
+    return {"seconds": time.perf_counter() - t0, "events": out["events"], "lines": out["lines"],
+            "files": out["files"]}
+
+
+def extract(a: dict) -> dict:
+    """Land [start, end) of the source into a lake (the load benchmark's starting point)."""
+    from clicklake import pipeline
+    from clicklake.lake import connect
+
+    s = _settings(a["home"], a["source"], a["landing"])
+    con = connect(settings=s)
+    t0 = time.perf_counter()
+    done = pipeline.extract(con, s, _at(a["start"]), _at(a["end"]), "bench-extract")
+    secs = time.perf_counter() - t0
+    con.close()
+    lines = {stream: res.lines_in for stream, (res, _) in done.items()}
+    return {"seconds": secs, "lines": lines, "events": lines[EVENT_STREAM]}
+
+
+def load(a: dict) -> dict:
+    """ClickLake's load of every pending landed file (all streams, in parallel) into raw."""
+    from clicklake import pipeline
+    from clicklake.lake import connect
+
+    data = _clone(a["template"], a["home"])
+    s = _settings(a["home"], landing=a["landing"], data=data)
+    con = connect(settings=s)
+    t0 = time.perf_counter()
+    done = pipeline.load(con, s, "bench-load")
+    secs = time.perf_counter() - t0
+    rows = {stream: res.rows_loaded for stream, (res, _) in done.items()}
+    con.close()
+    shutil.rmtree(a["home"], ignore_errors=True)
+    return {"seconds": secs, "rows": rows, "events": rows[EVENT_STREAM]}
+
+
+def bare_copy(a: dict) -> dict:
+    """The engine's own ceiling: bare DuckDB `COPY (SELECT * FROM read_json(...)) TO ...
+    (FORMAT parquet, COMPRESSION zstd)`, one statement per stream, of the same files."""
+    import duckdb
+
+    out = Path(a["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    per: dict[str, float] = {}
+    rows: dict[str, int] = {}
+    t0 = time.perf_counter()
+    for stream, pattern in a["files"].items():
+        t1 = time.perf_counter()
+        target = str(out / f"{stream}.parquet").replace("'", "''")
+        rows[stream] = con.execute(
+            f"copy (select * from read_json($files)) to '{target}' "
+            "(format parquet, compression zstd)",
+            {"files": pattern},
+        ).fetchone()[0]
+        per[stream] = time.perf_counter() - t1
+    secs = time.perf_counter() - t0
+    con.close()
+    shutil.rmtree(out, ignore_errors=True)
+    return {"seconds": secs, "per_stream": per, "rows": rows, "events": rows.get(EVENT_STREAM)}
+
+
+def _landed(landing: str) -> dict[str, list[str]]:
+    return {s: sorted(glob.glob(f"{landing}/{s}/**/*.jsonl", recursive=True)) for s in STREAMS}
+
+
+def pandas_copy(a: dict) -> dict:
+    """What a user might write with pandas: `read_json(lines=True)` → Parquet (zstd), per file."""
+    import pandas as pd
+
+    out = Path(a["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, int] = {}
+    t0 = time.perf_counter()
+    for stream, paths in _landed(a["landing"]).items():
+        rows[stream] = 0
+        for i, path in enumerate(paths):
+            df = pd.read_json(path, lines=True)
+            df.to_parquet(out / f"{stream}-{i}.parquet", compression="zstd")
+            rows[stream] += len(df)
+            del df
+    secs = time.perf_counter() - t0
+    shutil.rmtree(out, ignore_errors=True)
+    return {"seconds": secs, "rows": rows, "events": rows[EVENT_STREAM]}
+
+
+def dlt_load(a: dict) -> dict:
+    """What a user might write with dlt: one resource per stream yielding the landed lines as
+    dicts, `pipeline.run` into DuckDB with dlt's defaults (schema inference, normalize, load).
+
+    dlt is slow enough that `fraction` < 1 loads only the first part of each file; compare its
+    events per second, not its seconds."""
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    import dlt
+    from dlt.common import json as dlt_json
+
+    work = Path(a["out"])
+    work.mkdir(parents=True, exist_ok=True)
+
+    fraction = a.get("fraction", 1.0)
+
+    def lines(paths: list[str]):
+        for path in paths:
+            with open(path, encoding="utf-8") as f:
+                limit = round(sum(1 for _ in f) * fraction)
+                f.seek(0)
+                batch = []
+                for n, line in enumerate(f):
+                    if n == limit:
+                        break
+                    if line.strip():
+                        batch.append(dlt_json.loads(line))
+                        if len(batch) == 10_000:
+                            yield batch
+                            batch = []
+                if batch:
+                    yield batch
+
+    resources = [
+        dlt.resource(lines(paths), name=stream, write_disposition="append")
+        for stream, paths in _landed(a["landing"]).items()
+    ]
+    pipe = dlt.pipeline(
+        pipeline_name="clicklake_bench",
+        pipelines_dir=str(work / "pipelines"),
+        destination=dlt.destinations.duckdb(str(work / "dlt.duckdb")),
+        dataset_name="raw",
+    )
+    t0 = time.perf_counter()
+    pipe.run(resources)
+    secs = time.perf_counter() - t0
+    with pipe.sql_client() as client:
+        rows = {s: client.execute_sql(f"select count(*) from {s}")[0][0] for s in STREAMS}
+    shutil.rmtree(work, ignore_errors=True)
+    return {"seconds": secs, "rows": rows, "events": rows[EVENT_STREAM],
+            "loader_file_format": pipe.destination.capabilities().preferred_loader_file_format}
+
+
+def _phases(run: Callable[[Callable], object]) -> tuple[float, dict[str, float], list[dict]]:
+    """Run `run(on_step)` and split its wall time into phases by when each step is reported.
+
+    `pipeline.run_hour` reports a phase's steps when the phase is over (extract's streams, then
+    load's, then the models, then the checks), so the gap before a phase's first report is
+    that phase's wall time.
+    """
+    import resource
+
+    marks: list[tuple[str, float]] = []
+    steps: list[dict] = []
+    peaks: dict[str, float] = {}  # the process's peak memory (MiB) when each phase ended
+
+    def on_step(step) -> None:
+        if not marks or marks[-1][0] != step.step:
+            marks.append((step.step, time.perf_counter()))
+            peaks[step.step] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        steps.append({"step": step.step, "target": step.target, "rows": step.rows,
+                      "seconds": step.seconds})
+
+    t0 = time.perf_counter()
+    run(on_step)
+    total = time.perf_counter() - t0
+    phases: dict[str, float] = {}
+    prev = t0
+    for name, at in marks:
+        phases[name] = phases.get(name, 0.0) + at - prev
+        prev = at
+    phases["other"] = total - sum(phases.values())
+    # the transform phase holds stage models, mart models and the checks that gate them
+    if "transform" in phases:
+        stage = sum(s["seconds"] for s in steps if s["target"].startswith("stage."))
+        mart = sum(s["seconds"] for s in steps if s["target"].startswith("mart."))
+        phases["stage"], phases["marts"] = stage, mart
+        phases["checks_in_build"] = max(phases.pop("transform") - stage - mart, 0.0)
+    steps.append({"step": "peak_mib_by_phase", "target": "", "rows": 0, "seconds": 0.0,
+                  "peaks": peaks})
+    return total, phases, steps
+
+
+def hour(a: dict) -> dict:
+    """One hour through the whole pipeline (`clicklake run` per hour: pipeline.run_hour)."""
+    from clicklake import pipeline
+    from clicklake.lake import connect
+
+    data = None
+    if a.get("template"):
+        data = _clone(a["template"], a["home"])
+    else:
+        shutil.rmtree(a["home"], ignore_errors=True)
+    s = _settings(a["home"], a["source"], a["landing"], data)
+    con = connect(settings=s)
+    summary = {}
+
+    def run(on_step):
+        summary["s"] = pipeline.run_hour(con, s, _at(a["hour"]), on_step=on_step)
+
+    total, phases, steps = _phases(run)
+    con.close()
+    events = summary["s"].loaded[EVENT_STREAM].rows_loaded
+    shutil.rmtree(a["home"], ignore_errors=True)
+    return {"seconds": total, "phases": phases, "steps": steps, "events": events}
+
+
+def _build_full(con, s, run_id: str, end: datetime):
+    from clicklake import pipeline
+
+    if "run_end" in inspect.signature(pipeline.build).parameters:
+        return pipeline.build(con, s, run_id, end, full=True)
+    return pipeline.build(con, s, run_id, full=True)
+
+
+def history(a: dict) -> dict:
+    """Build a lake of [start, end): extract and load it in one call each, then one full build."""
+    from clicklake import pipeline
+    from clicklake.lake import connect
+
+    shutil.rmtree(a["home"], ignore_errors=True)
+    s = _settings(a["home"], a["source"], a["landing"])
+    con = connect(settings=s)
+    start, end = _at(a["start"]), _at(a["end"])
+    t0 = time.perf_counter()
+    done = pipeline.extract(con, s, start, end, "bench-history")
+    t1 = time.perf_counter()
+    pipeline.load(con, s, "bench-history")
+    t2 = time.perf_counter()
+    _build_full(con, s, "bench-history", end)
+    t3 = time.perf_counter()
+    days = con.execute("select count(*) from mart.daily_kpis").fetchone()[0]
+    con.close()
+    return {"extract": t1 - t0, "load": t2 - t1, "build": t3 - t2, "seconds": t3 - t0,
+            "events": done[EVENT_STREAM][0].lines_in, "days": days}
+
+
+# dashboard-style queries over the marts of the contract; $start/$end bound per run
+QUERIES = {
+    "kpi_trend": ("mart.daily_kpis", """
+        select date, sessions, visitors, orders, revenue, conversion_rate, avg_order_value,
+               bounce_rate
+        from mart.daily_kpis where date between $start and $end order by date"""),
+    "kpi_totals": ("mart.daily_kpis", """
+        select sum(sessions), sum(orders), sum(revenue), sum(orders) / nullif(sum(sessions), 0)
+        from mart.daily_kpis where date between $start and $end"""),
+    "traffic_by_hour_source_7d": ("mart.hourly_traffic", """
+        select hour, utm_source, sum(sessions), sum(orders), sum(revenue)
+        from mart.hourly_traffic where date between $end - 6 and $end
+        group by all order by all"""),
+    "traffic_by_device_country": ("mart.hourly_traffic", """
+        select device_type, geo_country, sum(sessions), sum(bounces), sum(orders), sum(revenue)
+        from mart.hourly_traffic where date between $start and $end
+        group by all order by 3 desc limit 50"""),
+    "acquisition": ("mart.acquisition_daily", """
+        select utm_source, utm_medium, utm_campaign, sum(sessions) as sessions, sum(orders),
+               sum(revenue), sum(orders) / nullif(sum(sessions), 0)
+        from mart.acquisition_daily where date between $start and $end
+        group by all order by sessions desc"""),
+    "funnel": ("mart.funnel_daily", """
+        select step, step_order, sum(sessions)
+        from mart.funnel_daily where date between $start and $end
+        group by all order by step_order"""),
+    "attribution": ("mart.attribution", """
+        select model, utm_source, sum(orders), sum(revenue)
+        from mart.attribution where date between $start and $end group by all order by all"""),
+    "top_products": ("mart.product_performance_daily", """
+        select product_name, category, sum(units), sum(revenue) as revenue
+        from mart.product_performance_daily where date between $start and $end
+        group by all order by revenue desc limit 10"""),
+    "audience_countries": ("mart.audience_daily", """
+        select geo_country, sum(sessions) as sessions, sum(orders), sum(revenue)
+        from mart.audience_daily where date between $start and $end
+        group by all order by sessions desc"""),
+    "top_pages": ("mart.pages_daily", """
+        select page_path, sum(pageviews) as pageviews, sum(exits) / nullif(sum(pageviews), 0)
+        from mart.pages_daily where date between $start and $end
+        group by all order by pageviews desc limit 20"""),
+    "session_paths": ("mart.session_paths", """
+        select path, converted, sum(sessions) as sessions
+        from mart.session_paths where date between $start and $end
+        group by all order by sessions desc limit 20"""),
+    "cohorts": ("mart.cohort_retention_weekly", """
+        select cohort_week, week_number, retention from mart.cohort_retention_weekly
+        order by all"""),
+}
+
+
+def dashboard(a: dict) -> dict:
+    """Time dashboard-style queries over the marts (read-only, as the dashboard opens them)."""
+    from clicklake.lake import connect
+
+    s = _settings(a["home"], landing=a["landing"])
+    t0 = time.perf_counter()
+    con = connect(read_only=True, settings=s)
+    connect_s = time.perf_counter() - t0
+    have = {f"{sch}.{t}" for sch, t in con.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = 'lake'"
+    ).fetchall()}
+    first, last = con.execute("select min(date), max(date) from mart.daily_kpis").fetchone()
+    params = {"start": first, "end": last}
+    queries = {n: sql for n, (table, sql) in QUERIES.items() if table in have}
+    missing = sorted(n for n, (table, _) in QUERIES.items() if table not in have)
+    queries.update(_dashboard_sql(params, have))
+    timings: dict[str, list[float]] = {}
+    cold: dict[str, float] = {}
+    for name, sql in queries.items():
+        used = {k: v for k, v in params.items() if f"${k}" in sql}
+        t1 = time.perf_counter()
+        con.execute(sql, used).fetchall()
+        cold[name] = time.perf_counter() - t1
+    for _ in range(a["reps"]):
+        for name, sql in queries.items():
+            used = {k: v for k, v in params.items() if f"${k}" in sql}
+            t1 = time.perf_counter()
+            con.execute(sql, used).fetchall()
+            timings.setdefault(name, []).append(time.perf_counter() - t1)
+    con.close()
+    every = sorted(x for v in timings.values() for x in v)
+    return {
+        "connect_s": connect_s,
+        "days": (last - first).days + 1 if isinstance(first, date) else None,
+        "missing_marts": missing,
+        "cold_s": cold,
+        "per_query": {n: {"p50": _pct(sorted(v), 50), "p95": _pct(sorted(v), 95)}
+                      for n, v in timings.items()},
+        "p50": _pct(every, 50),
+        "p95": _pct(every, 95),
+        "max": every[-1] if every else None,
+        "runs": len(every),
+    }
+
+
+def _dashboard_sql(params: dict, have: set[str]) -> dict[str, str]:
+    """The dashboard's own queries (sql/dashboard.sql) whose parameters we can fill: dates, and
+    an empty list (meaning "all") for every list filter."""
+    import re
+
+    from clicklake.lake import SQL_DIR
+
+    path = SQL_DIR / "dashboard.sql"
+    if not path.is_file():
+        return {}
+    found: dict[str, str] = {}
+    for part in re.split(r"^-- query: *", path.read_text(), flags=re.M)[1:]:
+        name, _, sql = part.partition("\n")
+        names = set(re.findall(r"\$([a-z_]+)", sql))
+        lists = {n for n in names if f"${n}::varchar[]" in sql}
+        if names - lists - set(params):
+            continue
+        tables = set(re.findall(r"\b(?:mart|stage)\.[a-z_]+", sql))
+        if not tables <= have:
+            continue
+        for n in lists:
+            sql = sql.replace(f"${n}::varchar[]", "[]::varchar[]")
+        found[f"dashboard.sql:{name.strip()}"] = sql
+    return found
+
+
+def _pct(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
+
+
+TASKS = {f.__name__: f for f in (generate, extract, load, bare_copy, pandas_copy, dlt_load, hour,
+                                 history, dashboard)}
+
+
+def main(argv: list[str]) -> int:
+    task, args, out = argv
+    result = TASKS[task](json.loads(args))
+    Path(out).write_text(json.dumps(result, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
