@@ -83,7 +83,7 @@ def test_notebooks_are_kept_without_outputs_and_use_the_venv_kernel(name):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(c.outputs == [] and c.execution_count is None for c in code)
     assert "from clicklake.notebooks import connect" in code[0].source
-    assert any(c.source.startswith("%load_ext sql") for c in code)
+    assert any("%load_ext sql" in c.source and "%matplotlib inline" in c.source for c in code)
 
 
 def test_the_raw_notebook_shows_every_stream_reconciled_and_charts_events_per_hour(
