@@ -66,8 +66,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="comma list of sections to run")
     p.add_argument("--workdir", help="where data goes (default: a new folder in $TMPDIR)")
     p.add_argument("--keep", action="store_true", help="keep the work folder")
-    p.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
-    p.add_argument("--chart", default=str(ROOT / "bench" / "benchmarks.png"))
+    p.add_argument("--out", help="default BENCHMARKS.md (--quick: test-artifacts/)")
+    p.add_argument("--chart", help="default bench/benchmarks.png (--quick: test-artifacts/)")
     p.add_argument("--results", default=str(ROOT / "test-artifacts" / "bench-results.json"))
     a = p.parse_args(argv)
     quick = a.quick
@@ -78,6 +78,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "CLICKLAKE_BENCH_HISTORY_RATE", 300 if quick else 5_000)
     a.reps = a.reps or (2 if quick else 3)
     a.slow_reps = a.slow_reps or (1 if quick else 2)
+    # a quick run must not replace the committed figures of a full one
+    artifacts = ROOT / "test-artifacts"
+    a.out = a.out or str(artifacts / "BENCHMARKS-quick.md" if quick else ROOT / "BENCHMARKS.md")
+    a.chart = a.chart or str(artifacts / "benchmarks-quick.png" if quick
+                             else ROOT / "bench" / "benchmarks.png")
     a.dlt_events = a.dlt_events or (20_000 if quick else 200_000)
     return a
 
