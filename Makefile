@@ -34,8 +34,13 @@ notebook: venv  ## Jupyter Lab on the embedded lake (run `make demo` first), por
 # The admin password is made once and kept in .clicklake/airflow/passwords.json.
 AIRFLOW_HOME_DIR := $(CURDIR)/.clicklake/airflow
 AIRFLOW_PORT ?= 8080
-AIRFLOW_ENV := AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/airflow/dags \
+AIRFLOW_PARALLELISM ?= 4
+# standalone starts its components as `airflow ...` from PATH
+AIRFLOW_ENV := PATH=$(CURDIR)/$(BIN):$$PATH AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) \
+  AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/airflow/dags \
   AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__API__PORT=$(AIRFLOW_PORT) \
+  AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://localhost:$(AIRFLOW_PORT)/execution/ \
+  AIRFLOW__CORE__PARALLELISM=$(AIRFLOW_PARALLELISM) \
   AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin \
   AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=$(AIRFLOW_HOME_DIR)/passwords.json \
   CLICKLAKE_HOME=$${CLICKLAKE_HOME:-$(CURDIR)/.clicklake}
@@ -48,9 +53,7 @@ airflow: venv  ## Airflow on the embedded lake (after `make demo`), http://local
 	$(AIRFLOW_ENV) $(BIN)/airflow pools set clicklake_lake 1 "stage and mart rebuilds take turns" >/dev/null
 	@echo "Airflow UI: http://localhost:$(AIRFLOW_PORT)  user: admin  password: $$($(BIN)/python -c \
 	  "import json; print(json.load(open('$(AIRFLOW_HOME_DIR)/passwords.json'))['admin'])")"
-	@echo "Both DAGs start paused. Run the demo day: AIRFLOW_HOME=$(AIRFLOW_HOME_DIR) \
-	  $(BIN)/airflow backfill create --dag-id clickstream_hourly \
-	  --from-date 2024-03-01T00:00:00 --to-date 2024-03-01T23:00:00"
+	@echo "Both DAGs start paused; to run the demo day, see README (Airflow): backfill create, unpause"
 	$(AIRFLOW_ENV) $(BIN)/airflow standalone
 
 # the tests start their own PostgreSQL cluster and S3 server on free 127.0.0.1 ports
