@@ -61,7 +61,7 @@ test: venv postgres chromium  ## the whole suite
 	$(BIN)/python -m pytest
 
 lint: venv
-	$(BIN)/ruff check clicklake tests streamlit
+	$(BIN)/ruff check clicklake tests streamlit airflow
 
 check: lint test  ## ruff + the whole suite
 
