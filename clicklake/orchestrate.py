@@ -96,8 +96,12 @@ def _step(
 def extract(
     stream: str, start: datetime, end: datetime, run_id: str, settings: Settings | None = None
 ) -> dict:
-    """Land the stream's new source objects for [start, end) (plus the lookback window)."""
-    with _lake(settings) as (con, settings):
+    """Land the stream's new source objects for [start, end) (plus the lookback window).
+
+    Runs of neighbouring hours list the same objects (the lookback window), so extracts of one
+    stream take turns: the second sees what the first landed and skips it."""
+    settings = settings or load_settings()
+    with exclusive(settings, f"extract-{stream}"), _lake(settings) as (con, settings):
 
         def work():
             [(res, _)] = pipeline.extract(con, settings, start, end, run_id, (stream,)).values()

@@ -304,19 +304,23 @@ def test_two_airflow_hours_on_postgres_and_s3_leave_the_lake_the_cli_leaves(
         assert got[table] == expected[table], table
 
 
-def test_four_concurrent_loader_processes_on_postgres_and_s3_load_every_row_once(
+def test_four_concurrent_worker_processes_on_postgres_and_s3_load_every_row_once(
     server_env, s3, tmp_path
 ):
     generate(tmp_path / "generated", H0, 2, events_per_hour=150, seed=11, faults=["malformed"])
     s3.upload_folder(tmp_path / "generated", server_env["CLICKLAKE_SOURCE_URI"])
     settings = load_settings(server_env)
-    for stream in STREAMS:
-        orchestrate.extract(stream, H0, H0 + timedelta(hours=2), "land", settings)
-    # like four Celery workers handed the same stream's load at the same moment (two hours'
-    # runs, each retried once), then the next stream
-    work = [(s, f"run{i}", settings) for s in STREAMS for i in range(4)]
+    # like four Celery workers handed the same stream's tasks at the same moment (neighbouring
+    # hours' runs whose windows overlap, retries), then the next stream
+    end = H0 + timedelta(hours=2)
+    connect(settings=settings).close()  # the lake exists first, as `airflow-init` makes sure
     with multiprocessing.get_context("spawn").Pool(4) as pool:
-        results = pool.starmap(orchestrate.load_raw, work, chunksize=1)
+        pool.starmap(orchestrate.extract,
+                     [(s, H0, end, f"run{i}", settings) for s in STREAMS for i in range(4)],
+                     chunksize=1)
+        results = pool.starmap(orchestrate.load_raw,
+                               [(s, f"run{i}", settings) for s in STREAMS for i in range(4)],
+                               chunksize=1)
     loaded = Counter()
     for r in results:
         loaded[r["stream"]] += r["rows_loaded"]
@@ -326,8 +330,9 @@ def test_four_concurrent_loader_processes_on_postgres_and_s3_load_every_row_once
         files, distinct = con.execute(
             "select count(*), count(distinct landing_uri) from ops.load_ledger"
         ).fetchone()
-        assert files == distinct == con.execute(
-            "select count(*) from ops.landed_files").fetchone()[0]
+        landed, sources = con.execute(
+            "select count(*), count(distinct source_uri) from ops.landed_files").fetchone()
+        assert files == distinct == landed == sources == 10
         for stream in STREAMS:
             rows, unique, rejected = con.execute(
                 f"""select count(*), count(distinct (_source_file, _line_no)),
