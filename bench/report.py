@@ -163,14 +163,15 @@ def generated(res: dict, chart: str) -> str:
             "in one call each, then one full build. Each repetition runs the same new hour on "
             "a fresh copy of the lake.",
             "",
-            "| lake | history build (extract / load / build s) | new hour median s | runs (s) | "
-            "peak memory |",
+            "| lake | history build: extract / load / build s (peak memory) | new hour median s "
+            "| runs (s) | peak memory |",
             "| --- | --- | --- | --- | --- |",
         ]
         for name in ("1d", f"{days}d"):
             b = hist[f"build_{name}"]
             h = hist.get(f"hour_on_{name}")
-            row = f"| {name} | {b['extract']:.1f} / {b['load']:.1f} / {b['build']:.1f} |"
+            row = (f"| {name} | {b['extract']:.1f} / {b['load']:.1f} / {b['build']:.1f} "
+                   f"({b['peak_rss_mib']:,.0f} MiB) |")
             if h:
                 row += (f" {h['median_s']:.2f} | {_runs(h['runs_s'])} | "
                         f"{h['peak_rss_mib']:,.0f} MiB |")

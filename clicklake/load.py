@@ -260,18 +260,55 @@ def pending_files(con: duckdb.DuckDBPyConnection, stream: str) -> list[tuple]:
     ).fetchall()
 
 
-def load_stream(con: duckdb.DuckDBPyConnection, stream: str, run_id: str) -> LoadResult:
-    """Load every pending landed file of the stream into raw in one transaction (one batch).
+# Lines typed in memory at once per stream: a backlog (a backfill, a day of late files) loads
+# in several batches of about this size, each its own transaction, instead of holding it all.
+BATCH_LINES = 2_000_000
 
-    The files are parsed first, outside the transaction; the pending list is read again inside
-    it, so a retry after a conflict or a crash never loads a file twice (a file another loader
-    took meanwhile is skipped, one that landed meanwhile waits for the next load). The
-    snapshot's commit message carries the batch id.
+
+def batches(files: list[tuple], max_lines: int = BATCH_LINES) -> list[list[tuple]]:
+    """Split pending files (oldest first) into consecutive batches of at most `max_lines`
+    lines; a file larger than that is a batch of its own."""
+    out: list[list[tuple]] = []
+    lines = 0
+    for f in files:
+        if not out or (lines + f[3] > max_lines and out[-1]):
+            out.append([])
+            lines = 0
+        out[-1].append(f)
+        lines += f[3]
+    return out
+
+
+def load_stream(con: duckdb.DuckDBPyConnection, stream: str, run_id: str) -> LoadResult:
+    """Load every pending landed file of the stream into raw: one transaction (one batch) for
+    the usual hour, consecutive batches of about `BATCH_LINES` lines for a backlog.
+
+    Each batch's files are parsed first, outside the transaction; the pending list is read
+    again inside it, so a retry after a conflict or a crash never loads a file twice (a file
+    another loader took meanwhile is skipped, one that landed meanwhile waits for the next
+    load). The snapshot's commit message carries the batch id; `batch_id` is the last one.
     """
     columns = contract(con, stream)
-    files = pending_files(con, stream)
-    if not files:
-        return LoadResult(stream, batch_id=f"{run_id}-{stream}-{uuid4().hex[:8]}")
+    total = LoadResult(stream, batch_id=f"{run_id}-{stream}-{uuid4().hex[:8]}")
+    for files in batches(pending_files(con, stream)):
+        done = _load_batch(con, stream, columns, files, run_id)
+        total.batch_id = done.batch_id
+        total.files += done.files
+        total.rows_in += done.rows_in
+        total.rows_loaded += done.rows_loaded
+        total.rows_rejected += done.rows_rejected
+        for reason, n in done.reasons.items():
+            total.reasons[reason] = total.reasons.get(reason, 0) + n
+    return total
+
+
+def _load_batch(
+    con: duckdb.DuckDBPyConnection,
+    stream: str,
+    columns: list[Column],
+    files: list[tuple],
+    run_id: str,
+) -> LoadResult:
     prepare(con, columns, files)
 
     def attempt() -> LoadResult:
