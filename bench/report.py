@@ -178,6 +178,10 @@ def generated(res: dict, chart: str) -> str:
             else:
                 row += " – | – | – |"
             out.append(row)
+        after = hist[f"build_{days}d"].get("peak_mib_after")
+        if after:
+            out += ["", f"Peak memory of the {days}-day build so far, after each step: "
+                    + ", ".join(f"{k} {v:,.0f} MiB" for k, v in after.items()) + "."]
         if f"hour_on_{days}d" in hist:
             out += ["", "| step | on 1 day (s) | on " + f"{days} days (s) |", "| --- | --- | --- |"]
             a, b = hist["hour_on_1d"]["phases"], hist[f"hour_on_{days}d"]["phases"]

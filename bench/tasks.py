@@ -280,17 +280,23 @@ def history(a: dict) -> dict:
     s = _settings(a["home"], a["source"], a["landing"])
     con = connect(settings=s)
     start, end = _at(a["start"]), _at(a["end"])
+    import resource
+
+    def peak() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
     t0 = time.perf_counter()
     done = pipeline.extract(con, s, start, end, "bench-history")
-    t1 = time.perf_counter()
+    t1, p1 = time.perf_counter(), peak()
     pipeline.load(con, s, "bench-history")
-    t2 = time.perf_counter()
+    t2, p2 = time.perf_counter(), peak()
     _build_full(con, s, "bench-history", end)
     t3 = time.perf_counter()
     days = con.execute("select count(*) from mart.daily_kpis").fetchone()[0]
     con.close()
     return {"extract": t1 - t0, "load": t2 - t1, "build": t3 - t2, "seconds": t3 - t0,
-            "events": done[EVENT_STREAM][0].lines_in, "days": days}
+            "events": done[EVENT_STREAM][0].lines_in, "days": days,
+            "peak_mib_after": {"extract": p1, "load": p2, "build": peak()}}
 
 
 # dashboard-style queries over the marts of the contract; $start/$end bound per run
