@@ -58,8 +58,12 @@ class Settings:
         for name, value in defaults.items():
             if not getattr(self, name):
                 object.__setattr__(self, name, value)
-        if self.lookback_hours < 0 or self.workers < 1:
-            raise ConfigError("CLICKLAKE_LOOKBACK_HOURS must be >= 0 and CLICKLAKE_WORKERS >= 1")
+        minimum = {"lookback_hours": 0, "workers": 1, "max_active_runs": 1,
+                   "retry_delay_seconds": 0, "snapshot_retention_hours": 0,
+                   "landing_retention_days": 0}
+        for name, low in minimum.items():
+            if getattr(self, name) < low:
+                raise ConfigError(f"{_ENV_NAMES[name]} must be >= {low}, not {getattr(self, name)}")
 
     @property
     def catalog_is_postgres(self) -> bool:

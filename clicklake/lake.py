@@ -7,6 +7,8 @@ from the `duckdb-extension-*` wheels; DuckDB is told never to install anything i
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import importlib
 import logging
 import os
@@ -139,8 +141,19 @@ def connect(read_only: bool = False, settings: Settings | None = None) -> duckdb
     options = [f"DATA_PATH {_quote(data_path)}"]
     if read_only:
         options.append("READ_ONLY")
+    attach = f"ATTACH {_quote('ducklake:' + catalog)} AS lake ({', '.join(options)})"
     try:
-        con.execute(f"ATTACH {_quote('ducklake:' + catalog)} AS lake ({', '.join(options)})")
+        for attempt in range(1, 6):
+            try:
+                con.execute(attach)
+                break
+            except duckdb.Error as exc:
+                # several workers creating a fresh Postgres catalog at once: one wins, the
+                # others see its half-created tables; attaching again finds the finished one
+                racing = any(s in str(exc) for s in ("duplicate key", "already exists"))
+                if not racing or attempt == 5:
+                    raise
+                time.sleep(0.2 * attempt)
     except duckdb.Error as exc:
         con.close()
         raise LakeError(
@@ -193,6 +206,37 @@ def _init_lake(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS lake.{schema}")
         for path in ddl:
             con.execute(path.read_text())
+
+
+@contextmanager
+def stream_lock(settings: Settings, name: str) -> Iterator[None]:
+    """Hold a lock named `name` across threads, processes and machines sharing the catalog.
+
+    DuckLake lets two transactions append to the same table without a conflict, so two loaders
+    (or extractors) of one stream that start together would both see the same pending files
+    and both load them. Extract and load hold this lock per stream around their whole
+    transaction: the second one starts after the first committed, sees the manifest or the
+    ledger, and does nothing. A Postgres catalog takes a session advisory lock there (released
+    when the session ends, even after a crash); a file catalog an OS lock on a file beside it.
+    """
+    kind, _, target = settings.ducklake_catalog().partition(":")
+    if kind == "postgres":
+        import psycopg2
+
+        key = int(hashlib.sha1(f"clicklake:{name}".encode()).hexdigest()[:15], 16)
+        pg = psycopg2.connect(target)
+        try:
+            with pg.cursor() as cur:
+                cur.execute("select pg_advisory_lock(%s)", [key])
+            yield
+        finally:
+            pg.close()
+        return
+    path = Path(target).with_name(f"{Path(target).name}.{name}.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes or the process dies
+        yield
 
 
 @contextmanager

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 
 import duckdb
 
@@ -80,14 +79,14 @@ def _step(
         result, rows, message = fn()
     except Exception as exc:
         secs = time.perf_counter() - t0
-        pipeline._record_steps(
+        pipeline.record_steps(
             con, run_id, started,
             [pipeline.Step(step, target, 0, secs, "failed", str(exc)[:500])],
         )
         raise
     secs = time.perf_counter() - t0
     log.info("%s %s: %d rows in %.2fs %s", step, target, rows, secs, message)
-    pipeline._record_steps(
+    pipeline.record_steps(
         con, run_id, started, [pipeline.Step(step, target, rows, secs, message=message)]
     )
     return {**result, "rows": rows, "elapsed_s": round(secs, 3)}
@@ -101,7 +100,7 @@ def extract(
     Runs of neighbouring hours list the same objects (the lookback window), so extracts of one
     stream take turns: the second sees what the first landed and skips it."""
     settings = settings or load_settings()
-    with exclusive(settings, f"extract-{stream}"), _lake(settings) as (con, settings):
+    with _lake(settings) as (con, settings):
 
         def work():
             [(res, _)] = pipeline.extract(con, settings, start, end, run_id, (stream,)).values()
@@ -113,44 +112,11 @@ def extract(
         return _step(con, run_id, "extract", stream, work)
 
 
-@contextmanager
-def exclusive(settings: Settings, name: str) -> Iterator[None]:
-    """Hold a lock named `name` across processes and machines sharing the catalog.
-
-    DuckLake lets two transactions append to the same table without a conflict, so two loaders
-    of one stream that start together would both see the same pending files and both load
-    them. Holding this lock around the whole load transaction makes the second loader start
-    after the first committed, see the ledger and load nothing. A Postgres catalog takes a
-    session advisory lock there; a file catalog an OS lock on a file next to it.
-    """
-    catalog = settings.ducklake_catalog()
-    kind, _, target = catalog.partition(":")
-    if kind == "postgres":
-        import psycopg2
-
-        key = int(hashlib.sha1(f"clicklake:{name}".encode()).hexdigest()[:15], 16)
-        pg = psycopg2.connect(target)
-        try:
-            with pg.cursor() as cur:
-                cur.execute("select pg_advisory_lock(%s)", [key])
-            yield
-        finally:
-            pg.close()  # ends the session, which releases the lock even after a crash
-        return
-    import fcntl
-
-    path = Path(target).with_name(f"{Path(target).name}.{name}.lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes or the process dies
-        yield
-
-
 def load_raw(stream: str, run_id: str, settings: Settings | None = None) -> dict:
     """Load the stream's landed, not yet loaded files into `raw.<stream>`, each exactly once,
     even when several workers load the same stream at the same moment."""
     settings = settings or load_settings()
-    with exclusive(settings, f"load-{stream}"), _lake(settings) as (con, settings):
+    with _lake(settings) as (con, settings):
 
         def work():
             [(res, _)] = pipeline.load(con, settings, run_id, (stream,)).values()

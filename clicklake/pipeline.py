@@ -20,7 +20,7 @@ import duckdb
 from clicklake import checks, transform
 from clicklake.config import Settings
 from clicklake.extract import ExtractResult, extract_stream
-from clicklake.lake import retry_transaction, transaction
+from clicklake.lake import retry_transaction, stream_lock, transaction
 from clicklake.load import LoadResult, load_stream
 
 log = logging.getLogger("clicklake")
@@ -95,7 +95,10 @@ def extract(
     """Land every stream's new source objects for [start, end), streams in parallel."""
 
     def one(cur, stream):
-        return stream, _timed(lambda: extract_stream(cur, settings, stream, start, end, run_id))
+        with stream_lock(settings, f"extract-{stream}"):
+            return stream, _timed(
+                lambda: extract_stream(cur, settings, stream, start, end, run_id)
+            )
 
     return dict(_parallel(con, settings, list(streams or settings.streams), one))
 
@@ -109,7 +112,8 @@ def load(
     """Load every stream's pending landed files into raw, streams in parallel."""
 
     def one(cur, stream):
-        return stream, _timed(lambda: load_stream(cur, stream, run_id))
+        with stream_lock(settings, f"load-{stream}"):
+            return stream, _timed(lambda: load_stream(cur, stream, run_id))
 
     return dict(_parallel(con, settings, list(streams or settings.streams), one))
 
@@ -278,13 +282,14 @@ def run_hour(
         summary.steps.append(Step("run", hour.isoformat(), 0, 0.0, "failed", str(exc)[:500]))
         raise
     finally:
-        _record_steps(con, run_id, started, summary.steps)
+        record_steps(con, run_id, started, summary.steps)
     return summary
 
 
-def _record_steps(
+def record_steps(
     con: duckdb.DuckDBPyConnection, run_id: str, started: datetime, steps: list[Step]
 ) -> None:
+    """Keep the steps of a run in `ops.runs` (never fails the run: an error is logged)."""
     if not steps:
         return
     now = datetime.now(UTC)

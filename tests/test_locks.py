@@ -1,0 +1,52 @@
+"""Two runs of the same hour at once (a retried Airflow task next to a `clicklake run`) still
+land and load every source file exactly once."""
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+from clicklake.config import load_settings
+from clicklake.generate import generate
+from clicklake.lake import connect
+
+START = datetime(2024, 3, 1, 9, tzinfo=UTC)
+
+RUN = """
+import sys
+from datetime import datetime, UTC
+from clicklake import pipeline
+from clicklake.config import load_settings
+from clicklake.lake import connect
+settings = load_settings({"CLICKLAKE_HOME": sys.argv[1], "CLICKLAKE_ENV_FILE": "/nonexistent"})
+con = connect(settings=settings)
+start = datetime(2024, 3, 1, 9, tzinfo=UTC)
+end = datetime(2024, 3, 1, 11, tzinfo=UTC)
+pipeline.extract(con, settings, start, end, sys.argv[2])
+pipeline.load(con, settings, sys.argv[2])
+"""
+
+
+def test_concurrent_runs_of_the_same_hours_load_every_file_once(tmp_path):
+    settings = load_settings({"CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "/x"})
+    generate(settings.source_uri, START, 2, events_per_hour=300, seed=5)
+    connect(settings=settings).close()  # the lake exists before the racers start
+    racers = [
+        subprocess.Popen([sys.executable, "-c", RUN, str(tmp_path), f"run{i}"])
+        for i in range(3)
+    ]
+    assert [p.wait(timeout=300) for p in racers] == [0, 0, 0]
+    con = connect(read_only=True, settings=settings)
+    sources = sum(1 for p in (tmp_path / "source").rglob("*.jsonl.gz"))
+    landed, distinct_landed = con.execute(
+        "select count(*), count(distinct source_uri) from ops.landed_files"
+    ).fetchone()
+    ledger, distinct_ledger = con.execute(
+        "select count(*), count(distinct landing_uri) from ops.load_ledger"
+    ).fetchone()
+    raw, distinct_raw = con.execute(
+        "select count(*), count(distinct (_source_file, _line_no)) from raw.browser_events"
+    ).fetchone()
+    con.close()
+    assert landed == distinct_landed == sources
+    assert ledger == distinct_ledger == sources
+    assert raw == distinct_raw > 0
