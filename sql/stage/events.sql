@@ -41,9 +41,18 @@ days as (
 
 -- a reporting day lies within [day - 1, day + 2) in UTC whatever $tz is: filtering on the raw
 -- timestamp first lets DuckLake skip every data file outside the window
+-- only the columns stage keeps: the window below moves whole rows (user agents are long)
 browser_window as (
     select
-        *,
+        event_id,
+        event_timestamp,
+        event_type,
+        click_id,
+        browser_name,
+        browser_language,
+        _source_file,
+        _line_no,
+        _loaded_at,
         (event_timestamp at time zone $tz)::date as event_date
     from raw.browser_events
     where event_timestamp >= (select min(day) - 1 from days)::timestamptz
@@ -64,7 +73,9 @@ browser as (
 ),
 
 location as (
-    select *
+    select
+        event_id, page_url, page_url_path, referer_url, referer_medium,
+        utm_source, utm_medium, utm_campaign, utm_content
     from raw.location_events
     where event_id in (select event_id from browser)
     qualify row_number() over (
@@ -73,7 +84,7 @@ location as (
 ),
 
 device as (
-    select *
+    select click_id, user_domain_id, user_custom_id, device_type, device_is_mobile, os_name
     from raw.device_events
     where click_id in (select click_id from browser)
     qualify row_number() over (
@@ -82,7 +93,7 @@ device as (
 ),
 
 geo as (
-    select *
+    select click_id, geo_country, geo_region_name
     from raw.geo_events
     where click_id in (select click_id from browser)
     qualify row_number() over (
@@ -124,16 +135,35 @@ joined as (
     where b.event_date in (select day from days)
 ),
 
+-- the rules are regular expressions: match each distinct path once, not every event
+paths as (
+    select distinct page_path from joined
+),
+
+path_rules as (
+    select
+        p.page_path,
+        r.page_type,
+        r.funnel_step,
+        r.ecommerce_action,
+        case
+            when r.ecommerce_action = 'add_to_cart'
+                then nullif(regexp_extract(p.page_path, r.pattern, 1), '')
+        end as cart_product_id
+    from paths as p
+    left join stage.page_rules as r on regexp_matches(coalesce(p.page_path, ''), r.pattern)
+    qualify row_number() over (partition by p.page_path order by r.priority) = 1
+),
+
 classified as (
     select
         j.*,
         r.page_type,
         r.funnel_step,
         r.ecommerce_action,
-        r.pattern
+        r.cart_product_id
     from joined as j
-    left join stage.page_rules as r on regexp_matches(coalesce(j.page_path, ''), r.pattern)
-    qualify row_number() over (partition by j.event_id order by r.priority) = 1
+    left join path_rules as r on r.page_path is not distinct from j.page_path
 ),
 
 final as (
@@ -152,10 +182,7 @@ final as (
         page_type,
         case when is_pageview then funnel_step end as funnel_step,
         case when is_pageview then ecommerce_action end as ecommerce_action,
-        case
-            when is_pageview and ecommerce_action = 'add_to_cart'
-                then nullif(regexp_extract(page_path, pattern, 1), '')
-        end as product_id,
+        case when is_pageview then cart_product_id end as product_id,
         referer_url,
         referer_medium,
         utm_source,
