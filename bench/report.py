@@ -69,7 +69,7 @@ def generated(res: dict, chart: str) -> str:
     m, v, c = res["machine"], res["versions"], res["config"]
     out = [
         f"Run {res['started']} ({res['wall_s'] / 60:.0f} min), "
-        f"`python -m bench.run {'--quick' if c.get('quick') else ''}`: "
+        f"`python -m bench.run{' --quick' if c.get('quick') else ''}`: "
         f"{c['reps']} repetitions ({c['slow_reps']} of pandas and dlt), medians; "
         f"load average {res['loadavg_start'][0]:.1f} at the start, "
         f"{res['loadavg_end'][0]:.1f} at the end.",
