@@ -285,8 +285,10 @@ def load_stream(con: duckdb.DuckDBPyConnection, stream: str, run_id: str) -> Loa
 
     Each batch's files are parsed first, outside the transaction; the pending list is read
     again inside it, so a retry after a conflict or a crash never loads a file twice (a file
-    another loader took meanwhile is skipped, one that landed meanwhile waits for the next
-    load). The snapshot's commit message carries the batch id; `batch_id` is the last one.
+    another load committed meanwhile is skipped, one that landed meanwhile waits for the next
+    load; two loads of one stream at the same time are kept apart by the pipeline's stream
+    lock, since DuckLake does not conflict appends). The snapshot's commit message carries the
+    batch id; `batch_id` is the last one.
     """
     columns = contract(con, stream)
     total = LoadResult(stream, batch_id=f"{run_id}-{stream}-{uuid4().hex[:8]}")
