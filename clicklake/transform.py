@@ -10,8 +10,11 @@ of `-- key: value` comment lines before the first statement configures it:
 
 `partition` names a DATE column: the model is rebuilt only for the days in `$days` (the runner
 binds the affected days of the new load batches, and `$tz`, the reporting time zone), and the
-SQL must return exactly the rows of those days. Without `partition` the model is rebuilt whole.
-Each model is rebuilt in its own DuckLake transaction, retried as a whole on conflict.
+SQL must return exactly the rows of those days. `unique_key` names a key column instead, for a
+model whose rows span days (a visitor, a cohort): the SQL returns the complete new rows of the
+keys the days touched, and they replace that key's old rows. With neither, the model is
+rebuilt whole. Stage models are rebuilt one transaction each, the marts all in one; a
+transaction is retried as a whole on conflict.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class Model:
     sql: str
     description: str = ""
     partition: str | None = None
+    unique_key: str | None = None
     depends_on: list[str] = field(default_factory=list)
     columns: dict[str, str] = field(default_factory=dict)
 
@@ -70,6 +74,8 @@ def parse_model(path: Path) -> Model:
         key, arg, value = m.group(1), m.group(2), m.group(3).strip()
         if key == "partition":
             model.partition = value
+        elif key == "unique_key":
+            model.unique_key = value
         elif key == "depends_on":
             model.depends_on = [d.strip() for d in value.split(",") if d.strip()]
         elif key == "column" and arg:
@@ -136,9 +142,18 @@ def _rebuild_sql(
     params = {"days": days, "tz": settings.timezone, "sql_dir": str(SQL_DIR)}
     used = {k: v for k, v in params.items() if f"${k}" in model.sql}
     body = model.sql.rstrip().rstrip(";")
-    if model.partition is None:
+    if model.partition is None and model.unique_key is None:
         con.execute(f"create or replace table {model.name} as {body}", used)
         return con.execute(f"select count(*) from {model.name}").fetchone()[0]
+    if model.unique_key is not None:
+        # the SQL returns the new rows of the keys the days touched; they replace the old ones
+        key = model.unique_key
+        if not _table_exists(con, model.name):
+            con.execute(f"create table {model.name} as select * from ({body}) limit 0", used)
+        con.execute(
+            f"delete from {model.name} where {key} in (select {key} from ({body}))", used
+        )
+        return con.execute(f"insert into {model.name} by name {body}", used).fetchone()[0]
     if not _table_exists(con, model.name):
         con.execute(f"create table {model.name} as select * from ({body}) limit 0", used)
     in_days = f"{model.partition} in (select unnest($days::date[]))"

@@ -50,3 +50,22 @@ def test_every_shipped_model_states_its_grain_and_every_column():
     for m in models:
         assert m.description.startswith("one row per"), m.name
         assert m.columns, f"{m.name} documents no columns"
+
+
+def test_a_unique_key_model_replaces_only_the_rows_of_the_keys_it_returns(tmp_path):
+    from clicklake.config import load_settings
+    from clicklake.lake import connect
+    from clicklake.transform import build_model
+
+    path = _model(tmp_path / "stage", "totals", "-- stage.totals: one row per key.\n"
+                  "-- unique_key: k", "select * from (values ('a', 1), ('b', 2)) t(k, n) "
+                  "where k in (select unnest($days::varchar[]))")
+    settings = load_settings({"CLICKLAKE_HOME": str(tmp_path / "lake"), "CLICKLAKE_ENV_FILE": "-"})
+    con = connect(settings=settings)
+    model = parse_model(path)
+    assert model.unique_key == "k"
+    build_model(con, model, ["a", "b"], settings)  # type: ignore[list-item]
+    con.execute("update stage.totals set n = 10")
+    build_model(con, model, ["b"], settings)  # type: ignore[list-item]
+    assert con.execute("from stage.totals order by k").fetchall() == [("a", 10), ("b", 2)]
+    con.close()

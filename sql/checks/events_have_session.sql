@@ -1,7 +1,20 @@
 -- checks.events_have_session: every event belongs to a visit that stage.sessions knows.
 -- severity: error
 -- layer: stage
+with
+
+days as (
+    select unnest($days::date[]) as day
+),
+
+-- a visit starts on its events' day or the day before (visits last less than a day)
+sessions as (
+    select session_id
+    from stage.sessions
+    where session_date between (select min(day) - 1 from days) and (select max(day) from days)
+)
+
 select e.event_id, e.session_id
 from stage.events as e
-anti join stage.sessions as s using (session_id)
-where e.event_date in (select unnest($days::date[]))
+anti join sessions as s using (session_id)
+where e.event_date in (select day from days)

@@ -1,8 +1,9 @@
 -- mart.cohort_retention_weekly: one row per cohort week and week number since it.
+-- unique_key: cohort_week
 -- depends_on: stage.visitors, stage.sessions
 -- A visitor's cohort is the week (Monday) of their first visit; they are active in week n when
--- they start a visit n weeks after that Monday. Rebuilt whole: a returning visitor changes an
--- old cohort's row, and the table is small (weeks x weeks).
+-- they start a visit n weeks after that Monday. A run recomputes the cohorts of the visitors
+-- who came on the days it rebuilt (a returning visitor changes an old cohort's row).
 -- column cohort_week: Monday of the cohort's first week
 -- column week_number: weeks since the cohort week (0 = the first week)
 -- column cohort_visitors: visitors whose first visit was in the cohort week
@@ -11,8 +12,17 @@
 
 with
 
+touched as (
+    select distinct v.first_seen_week as cohort_week
+    from stage.sessions as s
+    inner join stage.visitors as v using (visitor_id)
+    where s.session_date in (select unnest($days::date[]))
+),
+
 visitors as (
-    select visitor_id, first_seen_week as cohort_week from stage.visitors
+    select visitor_id, first_seen_week as cohort_week
+    from stage.visitors
+    where first_seen_week in (select cohort_week from touched)
 ),
 
 cohorts as (

@@ -1,8 +1,9 @@
 -- stage.visitors: one row per visitor (the tracker's user_domain_id) over the whole history.
+-- unique_key: visitor_id
 -- depends_on: stage.sessions
 -- The visitor map: when someone first and last came, how often, what they bought, and the
--- traffic source of their first visit (first touch). Rebuilt whole: one aggregate over
--- stage.sessions, which is small next to stage.events.
+-- traffic source of their first visit (first touch). A run recomputes only the visitors with a
+-- visit on the days it rebuilt, from all of their visits.
 -- column visitor_id: the visitor
 -- column first_seen: start of the visitor's first visit
 -- column last_seen: end of the visitor's last visit
@@ -20,8 +21,14 @@
 
 with
 
+touched as (
+    select distinct visitor_id
+    from stage.sessions
+    where session_date in (select unnest($days::date[])) and visitor_id is not null
+),
+
 sessions as (
-    select * from stage.sessions where visitor_id is not null
+    select * from stage.sessions where visitor_id in (select visitor_id from touched)
 ),
 
 final as (
