@@ -199,9 +199,27 @@ def _init_lake(con: duckdb.DuckDBPyConnection) -> None:
         for path in sorted((SQL_DIR / layer).glob("*.sql"))
         if (layer, path.stem) not in have
     ]
-    if not todo and not ddl:
+    # lakes made before the _source_date lineage column get it, filled from the source path
+    migrate = [
+        statement
+        for (schema, table) in have
+        if schema == "raw"
+        and not con.execute(
+            "select count(*) from duckdb_columns() where database_name = 'lake' "
+            "and schema_name = 'raw' and table_name = ? and column_name = '_source_date'",
+            [table],
+        ).fetchone()[0]
+        for statement in (
+            f"alter table lake.raw.{table} add column _source_date date",
+            f"update lake.raw.{table} set _source_date = "
+            r"regexp_extract(_source_file, 'date=(\d{4}-\d{2}-\d{2})', 1)::date",
+        )
+    ]
+    if not todo and not ddl and not migrate:
         return
     with transaction(con):
+        for statement in migrate:
+            con.execute(statement)
         for schema in todo:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS lake.{schema}")
         for path in ddl:

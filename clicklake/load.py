@@ -15,14 +15,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import date
 from uuid import uuid4
 
 import duckdb
 
-from clicklake.extract import MAX_LINE_BYTES
+from clicklake.extract import MAX_LINE_BYTES, partition_of
 from clicklake.lake import retry_transaction
 
-LINEAGE = ("_unmapped", "_source_file", "_line_no", "_batch_id", "_loaded_at")
+LINEAGE = ("_unmapped", "_source_file", "_line_no", "_batch_id", "_loaded_at", "_source_date")
 
 
 class ReconciliationError(RuntimeError):
@@ -141,6 +142,14 @@ def prepare(
         con.execute(sql, {"path": landed[0]})
 
 
+def _source_date(source_uri: str) -> date:
+    """The `date=` folder of a source object (extract only lands objects that have one)."""
+    part = partition_of(source_uri)
+    if part is None:
+        raise ValueError(f"{source_uri}: no date=YYYY-MM-DD folder in its path")
+    return part[0]
+
+
 def load_file(
     con: duckdb.DuckDBPyConnection,
     stream: str,
@@ -158,10 +167,11 @@ def load_file(
         f"""
         insert into raw.{_ident(stream)} ({names}, {", ".join(LINEAGE)})
         select {names}, case when _has_unmapped then line::json end, $source, line_no, $batch,
-               now()
+               now(), $source_date
         from _ready where _file = $file and _reason is null
         """,
-        {"file": file_no, "source": source_uri, "batch": batch_id},
+        {"file": file_no, "source": source_uri, "batch": batch_id,
+         "source_date": _source_date(source_uri)},
     ).fetchone()[0]
     reasons: dict[str, int] = {}
     # extract landed lines_in - lines_invalid objects: any not loaded broke the contract

@@ -139,7 +139,14 @@ def _rebuild(
 def _rebuild_sql(
     con: duckdb.DuckDBPyConnection, model: Model, days: list[date], settings: Settings
 ) -> int:
-    params = {"days": days, "tz": settings.timezone, "sql_dir": str(SQL_DIR)}
+    params = {
+        "days": days,
+        # the days' bounds as constants, so DuckLake can skip files by their min/max stats
+        "first_day": min(days) if days else None,
+        "last_day": max(days) if days else None,
+        "tz": settings.timezone,
+        "sql_dir": str(SQL_DIR),
+    }
     used = {k: v for k, v in params.items() if f"${k}" in model.sql}
     body = model.sql.rstrip().rstrip(";")
     if model.partition is None and model.unique_key is None:

@@ -15,5 +15,7 @@ create table if not exists lake.raw.geo_events (
     _source_file varchar not null,
     _line_no bigint not null,
     _batch_id varchar not null,
-    _loaded_at timestamptz not null
+    _loaded_at timestamptz not null,
+    -- the date= folder of the source object (UTC): lets stage skip old files by their stats
+    _source_date date not null
 );

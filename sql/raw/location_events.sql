@@ -17,5 +17,7 @@ create table if not exists lake.raw.location_events (
     _source_file varchar not null,
     _line_no bigint not null,
     _batch_id varchar not null,
-    _loaded_at timestamptz not null
+    _loaded_at timestamptz not null,
+    -- the date= folder of the source object (UTC): lets stage skip old files by their stats
+    _source_date date not null
 );

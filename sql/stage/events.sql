@@ -1,7 +1,9 @@
 -- stage.events: one row per event: the four tracker streams deduplicated and joined.
 -- partition: event_date
 -- depends_on: stage.page_rules
--- A duplicated line keeps its first-loaded copy. Device and geo are recorded once per visit and
+-- A duplicated line keeps its first-loaded copy. A tracker files an event under its own hour
+-- or a later one (late files), never two days earlier: location, device and geo rows are
+-- read from source folders from two days before the first day on, so old files are skipped. Device and geo are recorded once per visit and
 -- joined on click_id; the page path is classified by stage.page_rules.
 -- column event_id: the tracker's event id, unique
 -- column event_ts: when the event happened (UTC)
@@ -55,8 +57,8 @@ browser_window as (
         _loaded_at,
         (event_timestamp at time zone $tz)::date as event_date
     from raw.browser_events
-    where event_timestamp >= (select min(day) - 1 from days)::timestamptz
-      and event_timestamp < (select max(day) + 2 from days)::timestamptz
+    where event_timestamp >= ($first_day::date - 1)::timestamptz
+      and event_timestamp < ($last_day::date + 2)::timestamptz
 ),
 
 -- every copy of the days' events (a duplicated line has the same timestamp); the first-loaded
@@ -77,7 +79,8 @@ location as (
         event_id, page_url, page_url_path, referer_url, referer_medium,
         utm_source, utm_medium, utm_campaign, utm_content
     from raw.location_events
-    where event_id in (select event_id from browser)
+    where _source_date >= $first_day::date - 2
+      and event_id in (select event_id from browser)
     qualify row_number() over (
         partition by event_id order by _loaded_at, _source_file, _line_no
     ) = 1
@@ -86,7 +89,8 @@ location as (
 device as (
     select click_id, user_domain_id, user_custom_id, device_type, device_is_mobile, os_name
     from raw.device_events
-    where click_id in (select click_id from browser)
+    where _source_date >= $first_day::date - 2
+      and click_id in (select click_id from browser)
     qualify row_number() over (
         partition by click_id order by _loaded_at, _source_file, _line_no
     ) = 1
@@ -95,7 +99,8 @@ device as (
 geo as (
     select click_id, geo_country, geo_region_name
     from raw.geo_events
-    where click_id in (select click_id from browser)
+    where _source_date >= $first_day::date - 2
+      and click_id in (select click_id from browser)
     qualify row_number() over (
         partition by click_id order by _loaded_at, _source_file, _line_no
     ) = 1
