@@ -37,6 +37,7 @@ class Settings:
     timezone: str = "UTC"
     lookback_hours: int = 48
     workers: int = 4
+    memory_limit: str = "1536MB"
     max_active_runs: int = 2
     retry_delay_seconds: int = 30
     schedule_start: str = "2024-03-01T00"
@@ -101,6 +102,7 @@ _ENV_NAMES = {
     "timezone": "CLICKLAKE_TIMEZONE",
     "lookback_hours": "CLICKLAKE_LOOKBACK_HOURS",
     "workers": "CLICKLAKE_WORKERS",
+    "memory_limit": "CLICKLAKE_MEMORY_LIMIT",
     "max_active_runs": "CLICKLAKE_MAX_ACTIVE_RUNS",
     "retry_delay_seconds": "CLICKLAKE_RETRY_DELAY_SECONDS",
     "schedule_start": "CLICKLAKE_SCHEDULE_START",

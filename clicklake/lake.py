@@ -78,6 +78,11 @@ def new_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
         load_extension(con, "httpfs")
         _create_s3_secret(con, settings)
     con.execute("SET TimeZone = 'UTC'")
+    if settings.memory_limit:
+        # DuckDB's own default is 80% of the machine; a laptop shares it with everything else
+        con.execute(f"SET memory_limit = {_quote(settings.memory_limit)}")
+    # spill under the lake's home, not into whatever folder the process was started from
+    con.execute(f"SET temp_directory = {_quote(str(settings.home / 'tmp'))}")
     return con
 
 
