@@ -254,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="write sample source files and their truth.json")
     p.add_argument("--start", type=_day, required=True, help="first day, YYYY-MM-DD")
     p.add_argument("--hours", type=int, required=True)
-    p.add_argument("--events-per-hour", type=int, default=2000)
+    p.add_argument("--events-per-hour", type=int, default=2000,
+                   help="mean events per generated hour (the daily rhythm shapes them)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--faults", nargs="*", default=[],
                    help="duplicates late malformed missing_field extra_field")

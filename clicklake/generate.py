@@ -30,7 +30,7 @@ SHOP = "https://shop.example.com"
 HOUR_MS, DAY_MS = 3_600_000, 86_400_000
 MAX_PAGEVIEWS = 40
 # Mean events per visit of the page flow below, measured over 1M visits: visits per hour are
-# sized with it so that the average events per hour over a whole day is about events_per_hour.
+# sized with it so that the generated hours average about events_per_hour events.
 EVENTS_PER_VISIT = 4.47
 _RHYTHM = (0.25, 0.18, 0.14, 0.13, 0.16, 0.25, 0.45, 0.7, 0.9, 1.05, 1.15, 1.25,
            1.35, 1.45, 1.5, 1.5, 1.55, 1.65, 1.75, 1.8, 1.7, 1.4, 0.95, 0.55)
@@ -137,6 +137,8 @@ def generate(
     pipeline must reject) and the truth. The same arguments give byte-identical files; a rerun
     overwrites them and deletes generator files it no longer writes in those hours, so no stale
     price rows or late files survive. `progress(i)` is called once i hours are written.
+    The hours follow the shop's daily rhythm and average `events_per_hour` events, so a single
+    generated hour has about that many whatever its time of day.
     """
     faults = set(faults)
     if faults - set(FAULTS):
@@ -205,6 +207,10 @@ class _Shop:
         # drawn whatever the faults, so that asking for faults never changes the simulation
         self.frng = random.Random(rng.getrandbits(64))
         self.start_ms = int(start.timestamp()) * 1000
+        # the daily rhythm shapes the hours, and the generated hours average events_per_hour
+        # (a whole day is unscaled; one hour alone has events_per_hour events)
+        window = [RHYTHM[(start.hour + h) % 24] for h in range(hours)]
+        self.rhythm = [w * hours / sum(window) for w in window]
         self.end_ms = self.start_ms + hours * HOUR_MS
         day0_ms = self.start_ms - self.start_ms % DAY_MS
         self.prefix = [_iso(self.start_ms + h * HOUR_MS)[:14] for h in range(hours)]
@@ -379,7 +385,7 @@ class _Shop:
     def simulate_hour(self, h: int, events_per_hour: int) -> None:
         """Simulate the visits that start in hour h; their events may run into later hours."""
         rng, pool, traffic_cum = self.rng, self.pool, _CUM["traffic"]
-        n = int(events_per_hour * RHYTHM[(self.start.hour + h) % 24] / EVENTS_PER_VISIT
+        n = int(events_per_hour * self.rhythm[h] / EVENTS_PER_VISIT
                 + rng.random())
         t0 = self.start_ms + h * HOUR_MS
         for t in sorted(t0 + int(rng.random() * HOUR_MS) for _ in range(n)):
