@@ -27,7 +27,17 @@ from clicklake.storage import ObjectInfo, is_s3, join, list_objects, local_copy,
 
 _PARTITION = re.compile(r"/date=(\d{4}-\d{2}-\d{2})(?:/hour=(\d{2}))?/")
 _SUFFIXES = (".jsonl", ".ndjson", ".json")
+# the longest line read (a GA360 session with its hits can be megabytes). The CSV reader's
+# buffer is set to the same size: its default, 16 x this, allocates 1 GiB per file read,
+# which cost more than a second per file and most of a run's peak memory.
 MAX_LINE_BYTES = 64 * 1024 * 1024
+# read_csv options that read a file as whole lines: the delimiter is a control character valid
+# JSON cannot hold unescaped, no quoting, nothing guessed
+LINES = (
+    "header = false, delim = chr(1), quote = '', escape = '', comment = '', "
+    f"auto_detect = false, strict_mode = false, max_line_size = {MAX_LINE_BYTES}, "
+    f"buffer_size = {MAX_LINE_BYTES}"
+)
 # Whether `line` is a JSON object: a valid JSON text that starts with `{` is one, so json_type
 # (a second parse) runs only for the odd others. CASE, not AND/OR: it never parses invalid JSON.
 _IS_OBJECT = """case
@@ -136,9 +146,7 @@ def split_lines(
     """
     source = f"""
         read_csv(
-            $path, columns = {{'line': 'VARCHAR'}}, header = false, delim = chr(1),
-            quote = '', escape = '', comment = '', auto_detect = false,
-            strict_mode = false, max_line_size = {MAX_LINE_BYTES}, compression = $compression
+            $path, columns = {{'line': 'VARCHAR'}}, {LINES}, compression = $compression
         )"""
     params = {"path": path, "compression": compression}
     total = con.execute(
@@ -154,9 +162,7 @@ def split_lines(
     landed = con.execute(
         f"""
         select count(*) from read_csv(
-            '{_sql_str(landing_uri)}', columns = {{'line': 'VARCHAR'}}, header = false,
-            delim = chr(1), quote = '', escape = '', comment = '', auto_detect = false,
-            strict_mode = false, max_line_size = {MAX_LINE_BYTES}
+            '{_sql_str(landing_uri)}', columns = {{'line': 'VARCHAR'}}, {LINES}
         ) where line <> ''
         """
     ).fetchone()[0]
@@ -255,9 +261,7 @@ def _land_local(
             f"""
             select count(*), count(*) filter (where {_IS_OBJECT})
             from read_csv(
-                $path, columns = {{'line': 'VARCHAR'}}, header = false, delim = chr(1),
-                quote = '', escape = '', comment = '', auto_detect = false,
-                strict_mode = false, max_line_size = {MAX_LINE_BYTES}
+                $path, columns = {{'line': 'VARCHAR'}}, {LINES}
             )
             """,
             {"path": str(tmp)},

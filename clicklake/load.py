@@ -20,7 +20,7 @@ from uuid import uuid4
 
 import duckdb
 
-from clicklake.extract import MAX_LINE_BYTES, partition_of
+from clicklake.extract import LINES, partition_of
 from clicklake.lake import retry_transaction
 
 LINEAGE = ("_unmapped", "_source_file", "_line_no", "_batch_id", "_loaded_at", "_source_date")
@@ -108,9 +108,7 @@ def _parsed(columns: list[Column]) -> str:
             from (
                 select row_number() over () as line_no, line
                 from read_csv(
-                    $path, columns = {{'line': 'VARCHAR'}}, header = false, delim = chr(1),
-                    quote = '', escape = '', comment = '', auto_detect = false,
-                    strict_mode = false, max_line_size = {MAX_LINE_BYTES}
+                    $path, columns = {{'line': 'VARCHAR'}}, {LINES}
                 )
             )
             where line <> ''
