@@ -18,6 +18,10 @@ NEXT_STEPS = """
   .venv/bin/clicklake query "from stage.sessions limit 10"          one row per visit
   .venv/bin/clicklake query "select reason, count(*) from ops.rejected_rows group by all"
   .venv/bin/clicklake status                                        freshness, counts, runs
+  .venv/bin/clicklake docs                                          every model and column
+  make dashboard                                                    the Streamlit dashboard
+  make notebook                                                     Jupyter: raw and marts
+  make airflow                                                      the hourly DAG, locally
   sql/                                                              every model, plain SQL
 """
 
