@@ -15,6 +15,7 @@ import os
 import random
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 SQL_DIR = Path(os.environ.get("CLICKLAKE_SQL_DIR") or Path(__file__).resolve().parents[1] / "sql")
 SCHEMAS = ("raw", "stage", "mart", "ops")
 T = TypeVar("T")
+_WRITE_LOCK = threading.RLock()
 
 _EXTENSION_MODULES = {
     "ducklake": "duckdb_extension_ducklake",
@@ -264,15 +266,27 @@ def stream_lock(settings: Settings, name: str) -> Iterator[None]:
 
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """BEGIN ... COMMIT, rolled back on any error (a failed COMMIT has rolled back already)."""
-    con.execute("begin")
-    try:
-        yield con
-    except BaseException:
-        with suppress(duckdb.Error):
-            con.execute("rollback")
-        raise
-    con.execute("commit")
+    """BEGIN ... COMMIT, rolled back on any error, one lake transaction at a time per process.
+
+    Threads of one process (the per-stream extracts and loads) would otherwise overlap their
+    commits: on a SQLite catalog the second fails with "database is locked" and is redone
+    whole, on any catalog it may conflict. Work that needs no catalog (parsing, typing) belongs
+    before the transaction, so holding the lock costs only the write.
+    """
+    with _WRITE_LOCK:
+        con.execute("begin")
+        try:
+            yield con
+        except BaseException:
+            with suppress(duckdb.Error):
+                con.execute("rollback")
+            raise
+        try:
+            con.execute("commit")
+        except BaseException:
+            with suppress(duckdb.Error):  # a failed COMMIT has rolled back already
+                con.execute("rollback")
+            raise
 
 
 def is_conflict(exc: BaseException) -> bool:

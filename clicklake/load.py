@@ -11,9 +11,6 @@ in one DuckLake transaction, so a crash leaves either all of them or none.
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date
 from uuid import uuid4
@@ -21,7 +18,7 @@ from uuid import uuid4
 import duckdb
 
 from clicklake.extract import LINES, partition_of
-from clicklake.lake import retry_transaction
+from clicklake.lake import retry_transaction, transaction
 
 LINEAGE = ("_unmapped", "_source_file", "_line_no", "_batch_id", "_loaded_at", "_source_date")
 
@@ -232,28 +229,6 @@ def _reject(
 # locked": its catalog snapshot is stale, and SQLite does not wait), so the retry would redo the
 # stream's load. The parsing runs outside (`prepare`), side by side; what is serialized is only
 # the write of typed rows, the ledger and the commit.
-_LAKE_WRITE = threading.Lock()
-
-
-@contextmanager
-def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """BEGIN ... COMMIT, one at a time in this process, rolled back on any error."""
-    with _LAKE_WRITE:
-        con.execute("begin")
-        try:
-            yield con
-        except BaseException:
-            with suppress(duckdb.Error):
-                con.execute("rollback")
-            raise
-        try:
-            con.execute("commit")
-        except BaseException:
-            with suppress(duckdb.Error):  # a failed COMMIT has rolled back already
-                con.execute("rollback")
-            raise
-
-
 def pending_files(con: duckdb.DuckDBPyConnection, stream: str) -> list[tuple]:
     """Landed files of the stream that have no ledger row yet, oldest first."""
     return con.execute(
@@ -323,7 +298,7 @@ def _load_batch(
 
     def attempt() -> LoadResult:
         result = LoadResult(stream, batch_id=f"{run_id}-{stream}-{uuid4().hex[:8]}")
-        with _transaction(con):
+        with transaction(con):
             still = {f[0] for f in pending_files(con, stream)}
             todo = [(i, f) for i, f in enumerate(files) if f[0] in still]
             if not todo:
