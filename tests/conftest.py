@@ -22,18 +22,12 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from support import free_port, stop
 
 PG_VERSION = "15"
 PG_USER, PG_PASSWORD = "clicklake", "clicklake-test-pw"
 S3_KEY, S3_SECRET, S3_REGION = "clicklake-test", "clicklake-test-secret", "us-east-1"
 START_TIMEOUT_S = 30
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on at 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen | None, what: str, log: Path) -> None:
@@ -209,12 +203,7 @@ def s3(tmp_path_factory) -> Iterator[S3Server]:
         _wait_for_port(port, proc, "the S3 server (moto)", log)
         yield S3Server(f"http://127.0.0.1:{port}")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def servers_env(home: Path, postgres: PostgresCluster, s3: S3Server) -> dict[str, str]:

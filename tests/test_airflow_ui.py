@@ -3,59 +3,26 @@ repository's DAG folder; headless Chromium (Debian's package) opens it, logs in 
 login form as a user would, and finds both ClickLake DAGs listed without import errors. A
 screenshot goes to test-artifacts/airflow/ for a human to look at.
 
-Chromium is driven over the DevTools protocol with the `websockets` client already in the
-project's environment, so the test needs nothing beyond it and the browser.
+Chromium is driven over the DevTools protocol (tests/support.py).
 """
 
 from __future__ import annotations
 
-import base64
-import itertools
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from websockets.sync.client import connect as ws_connect
+from support import chromium, free_port, stop, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 DAGS = ROOT / "airflow" / "dags"
 ARTIFACTS = ROOT / "test-artifacts" / "airflow"
 USER, PASSWORD = "admin", "clicklake-test-password"
 WIDTH, HEIGHT = 1400, 900
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, what: str, proc: subprocess.Popen, log: Path, timeout: float = 90):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return response.read()
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"{what} did not come up at {url}:\n{log.read_text(errors='replace')[-2000:]}",
-                pytrace=False)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -92,71 +59,10 @@ def airflow_url(tmp_path_factory):
         stop(proc)
 
 
-class Chromium:
-    """One headless Chromium tab, driven over the DevTools protocol."""
-
-    def __init__(self, ws) -> None:
-        self.ws = ws
-        self.ids = itertools.count(1)
-
-    def call(self, method: str, **params):
-        msg_id = next(self.ids)
-        self.ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
-        while True:  # events the tab sends meanwhile are not needed
-            msg = json.loads(self.ws.recv(timeout=30))
-            if msg.get("id") == msg_id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg["result"]
-
-    def evaluate(self, expression: str):
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True,
-                           awaitPromise=True)
-        return result["result"].get("value")
-
-    def wait(self, expression: str, what: str, timeout: float = 40):
-        """Poll a JavaScript expression until it is truthy; return its value."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = self.evaluate(expression)
-            if value:
-                return value
-            time.sleep(0.3)
-        text = self.evaluate("document.body ? document.body.innerText.slice(0, 600) : ''")
-        pytest.fail(f"{what} not seen in {timeout:.0f}s; the page shows: {text!r}", pytrace=False)
-
-    def screenshot(self, path: Path) -> None:
-        data = self.call("Page.captureScreenshot", format="png")["data"]
-        path.write_bytes(base64.b64decode(data))
-
-
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    if binary is None:
-        pytest.fail("the browser test needs Debian's chromium: apt-get install -y chromium",
-                    pytrace=False)
-    port = free_port()
-    profile = tmp_path_factory.mktemp("chromium-airflow")
-    log = profile / "chromium.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-             f"--remote-debugging-port={port}", f"--user-data-dir={profile / 'profile'}",
-             f"--window-size={WIDTH},{HEIGHT}", "about:blank"],
-            stdout=out, stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/json/version", "chromium", proc, log, timeout=30)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list") as response:
-            tab = next(t for t in json.load(response) if t["type"] == "page")
-        with ws_connect(tab["webSocketDebuggerUrl"], max_size=None) as ws:
-            chromium = Chromium(ws)
-            chromium.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT,
-                          deviceScaleFactor=1, mobile=False)
-            yield chromium
-    finally:
-        stop(proc)
+    with chromium(tmp_path_factory.mktemp("chromium-airflow"), WIDTH, HEIGHT) as tab:
+        yield tab
 
 
 # Types into a React-controlled input the way a keyboard would (the setter React listens to).

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from uuid import uuid4
 
 import pytest
 import yaml
+from support import free_port
 
 from clicklake.config import load_settings, read_env_file
 from clicklake.lake import connect
@@ -108,12 +108,6 @@ def _command(svc: dict) -> list[str]:
 def _ours(services: dict[str, dict]) -> dict[str, dict]:
     """The services that run the image built from docker/Dockerfile."""
     return {n: s for n, s in services.items() if "build" in s}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str, timeout_s: float, proc: subprocess.Popen) -> tuple[int, bytes]:
@@ -357,7 +351,7 @@ def test_airflow_init_steps_run_natively_and_create_the_lake(tmp_path):
 
 
 def test_airflow_init_waits_for_an_unreachable_catalog_then_fails_in_one_line(tmp_path):
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     env = {**os.environ, "CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "/nonexistent",
            "CLICKLAKE_CATALOG": f"postgresql://w:s3cret@127.0.0.1:{port}/clicklake"}
     done = subprocess.run([str(BIN / "clicklake"), "init", "--wait", "1"], env=env,
@@ -379,7 +373,7 @@ def _native(argv: list[str], replace: dict[str, str]) -> list[str]:
 
 def test_the_streamlit_command_serves_the_dashboard_health_check(tmp_path):
     svc = _services(MAIN)["streamlit"]
-    port = _free_port()
+    port = free_port()
     argv = _native(_command(svc), {"--server.address": "127.0.0.1", "--server.port": str(port)})
     status, body = _serve(argv, f"http://127.0.0.1:{port}/_stcore/health", ROOT,
                           {"CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "/nonexistent"})
@@ -389,7 +383,7 @@ def test_the_streamlit_command_serves_the_dashboard_health_check(tmp_path):
 
 def test_the_notebook_command_serves_jupyter_with_the_examples(tmp_path):
     svc = _services(MAIN)["notebook"]
-    port = _free_port()
+    port = free_port()
     argv = _native(_command(svc), {"--ip": "127.0.0.1", "--port": str(port),
                                    "--ServerApp.root_dir": str(ROOT / "notebook")})
     if os.geteuid() == 0:  # the image runs Jupyter as uid 50000; this machine may be root

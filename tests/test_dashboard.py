@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
+from support import build_lake
 
-from clicklake import dashboard, pipeline
+from clicklake import dashboard
 from clicklake import dashboard_ui as ui
 from clicklake.config import load_settings
-from clicklake.generate import generate
 from clicklake.lake import connect
 
 APP = Path(__file__).resolve().parents[1] / "streamlit" / "app.py"
@@ -49,14 +49,7 @@ def lake(tmp_path_factory):
     process environment points at it while this module's tests run."""
     home = tmp_path_factory.mktemp("dashboard-lake")
     settings = load_settings(lake_env(home))
-    generate(settings.source_uri, START, HOURS, events_per_hour=300, seed=11,
-             faults=("malformed", "duplicates"))
-    con = connect(settings=settings)
-    try:
-        for h in range(HOURS):
-            pipeline.run_hour(con, settings, START + timedelta(hours=h))
-    finally:
-        con.close()
+    build_lake(settings, START, HOURS, seed=11, faults=("malformed", "duplicates"))
     with pytest.MonkeyPatch.context() as mp:
         use_lake(mp, home)
         reader = connect(read_only=True, settings=settings)

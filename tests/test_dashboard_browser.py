@@ -3,32 +3,22 @@
 lazy element has drawn, checks that no error element is shown, and saves a screenshot of each
 page to test-artifacts/dashboard/ for a human to look at.
 
-Chromium is driven over the DevTools protocol with the `websockets` client Streamlit itself
-depends on, so the test needs nothing beyond the project's environment and the browser.
+Chromium is driven over the DevTools protocol (tests/support.py).
 """
 
 from __future__ import annotations
 
-import base64
-import itertools
-import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from websockets.sync.client import connect as ws_connect
+from support import Chromium, build_lake, chromium, free_port, stop, wait_for
 
-from clicklake import pipeline
 from clicklake.config import load_settings
-from clicklake.generate import generate
-from clicklake.lake import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "streamlit" / "app.py"
@@ -70,47 +60,13 @@ STATE_JS = """(() => {
 })()"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, what: str, proc: subprocess.Popen, log: Path, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return response.read()
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"{what} did not come up at {url}:\n{log.read_text(errors='replace')[-2000:]}",
-                pytrace=False)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 @pytest.fixture(scope="module")
 def lake_env(tmp_path_factory) -> dict[str, str]:
     """Two hours of shop traffic in an embedded lake; the environment to serve it with."""
     home = tmp_path_factory.mktemp("browser-lake")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLICKLAKE_")}
     env.update(CLICKLAKE_HOME=str(home), CLICKLAKE_ENV_FILE=str(home / "no.env"))
-    settings = load_settings(env)
-    generate(settings.source_uri, START, HOURS, events_per_hour=300, seed=5)
-    con = connect(settings=settings)
-    try:
-        for h in range(HOURS):
-            pipeline.run_hour(con, settings, START + timedelta(hours=h))
-    finally:
-        con.close()
+    build_lake(load_settings(env), START, HOURS)
     return env
 
 
@@ -135,78 +91,30 @@ def dashboard_url(lake_env, tmp_path_factory):
         stop(proc)
 
 
-class Chromium:
-    """One headless Chromium tab, driven over the DevTools protocol."""
-
-    def __init__(self, ws) -> None:
-        self.ws = ws
-        self.ids = itertools.count(1)
-
-    def call(self, method: str, **params):
-        msg_id = next(self.ids)
-        self.ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
-        while True:  # events the tab sends meanwhile are not needed
-            msg = json.loads(self.ws.recv(timeout=30))
-            if msg.get("id") == msg_id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg["result"]
-
-    def evaluate(self, expression: str):
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        return result["result"].get("value")
-
-    def render(self, url: str, timeout: float = 30) -> dict:
-        """Open `url` and return the page's state once it has finished rendering."""
-        self.call("Page.navigate", url=url)
-        deadline, last = time.monotonic() + timeout, None
-        while time.monotonic() < deadline:
-            time.sleep(0.3)
-            state = self.evaluate(STATE_JS)
-            done = (state and state["script"] == "notRunning" and state["title"]
-                    and not state["skeletons"] and state["drawn"] >= state["charts"])
-            if done and state == last:
-                return state
-            last = state
-        pytest.fail(f"{url} did not finish rendering in {timeout:.0f}s: {last}", pytrace=False)
-
-    def screenshot(self, path: Path) -> None:
-        data = self.call("Page.captureScreenshot", format="png")["data"]
-        path.write_bytes(base64.b64decode(data))
+def render(tab: Chromium, url: str, timeout: float = 30) -> dict:
+    """Open `url` and return the page's state once it has finished rendering."""
+    tab.call("Page.navigate", url=url)
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        state = tab.evaluate(STATE_JS)
+        done = (state and state["script"] == "notRunning" and state["title"]
+                and not state["skeletons"] and state["drawn"] >= state["charts"])
+        if done and state == last:
+            return state
+        last = state
+    pytest.fail(f"{url} did not finish rendering in {timeout:.0f}s: {last}", pytrace=False)
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    if binary is None:
-        pytest.fail("the browser test needs Debian's chromium: apt-get install -y chromium",
-                    pytrace=False)
-    port = free_port()
-    profile = tmp_path_factory.mktemp("chromium")
-    log = profile / "chromium.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-             f"--remote-debugging-port={port}", f"--user-data-dir={profile / 'profile'}",
-             f"--window-size={WIDTH},{HEIGHT}", "about:blank"],
-            stdout=out, stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/json/version", "chromium", proc, log)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list") as response:
-            tab = next(t for t in json.load(response) if t["type"] == "page")
-        with ws_connect(tab["webSocketDebuggerUrl"], max_size=None) as ws:
-            chromium = Chromium(ws)
-            chromium.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT,
-                          deviceScaleFactor=1, mobile=False)
-            yield chromium
-    finally:
-        stop(proc)
+    with chromium(tmp_path_factory.mktemp("chromium"), WIDTH, HEIGHT) as tab:
+        yield tab
 
 
 @pytest.mark.parametrize("path", list(PAGES), ids=[p or "overview" for p in PAGES])
 def test_every_page_renders_in_chromium_without_an_error(dashboard_url, browser, path):
-    state = browser.render(f"{dashboard_url}/{path}")
+    state = render(browser, f"{dashboard_url}/{path}")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / f"{path or 'overview'}.png"
     browser.screenshot(shot)

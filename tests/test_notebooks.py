@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from support import build_lake
 
-from clicklake import pipeline
 from clicklake.config import load_settings
-from clicklake.generate import generate
 from clicklake.lake import connect
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "notebook" / "examples"
@@ -30,13 +29,7 @@ def lake(tmp_path_factory):
     env.update(CLICKLAKE_HOME=str(home), CLICKLAKE_ENV_FILE=str(home / "no.env"),
                PLOOMBER_STATS_ENABLED="false", PLOOMBER_VERSION_CHECK_DISABLED="true")
     settings = load_settings(env)
-    generate(settings.source_uri, START, HOURS, events_per_hour=300, seed=7)
-    con = connect(settings=settings)
-    try:
-        for h in range(HOURS):
-            pipeline.run_hour(con, settings, START + timedelta(hours=h))
-    finally:
-        con.close()
+    build_lake(settings, START, HOURS, seed=7)
     reader = connect(read_only=True, settings=settings)
     try:
         yield env, reader
