@@ -29,7 +29,7 @@ visits as (
         coalesce(utm_medium, '(none)') as utm_medium,
         coalesce(utm_campaign, '(none)') as utm_campaign
     from stage.sessions
-    where session_date between (select min(day) - 1 from days) and (select max(day) from days)
+    where session_date between $first_day::date - 1 and $last_day::date
 ),
 
 started as (
@@ -38,7 +38,8 @@ started as (
         count(*) as sessions,
         count(*) filter (where is_bounce) as bounces
     from visits
-    where session_date in (select day from days)
+    where session_date between $first_day::date and $last_day::date
+      and session_date in (select day from days)
     group by all
 ),
 
@@ -49,7 +50,8 @@ paid as (
         sum(o.revenue) as revenue
     from stage.orders as o
     inner join visits as v using (session_id)
-    where o.order_date in (select day from days)
+    where o.order_date between $first_day::date and $last_day::date
+      and o.order_date in (select day from days)
     group by all
 ),
 

@@ -22,7 +22,8 @@ days as (
 orders as (
     select o.order_id, o.order_ts, o.order_date, o.revenue, o.session_id, o.visitor_id
     from stage.orders as o
-    where o.order_date in (select day from days)
+    where o.order_date between $first_day::date and $last_day::date
+      and o.order_date in (select day from days)
 ),
 
 -- the buyers' visits in the lookback window (a visit starts at most a day before its order)
@@ -36,7 +37,7 @@ touches as (
         coalesce(utm_medium, '(none)') as utm_medium,
         coalesce(utm_campaign, '(none)') as utm_campaign
     from stage.sessions
-    where session_date between (select min(day) - 31 from days) and (select max(day) from days)
+    where session_date between $first_day::date - 31 and $last_day::date
       and visitor_id in (select visitor_id from orders)
 ),
 
@@ -60,7 +61,7 @@ own_visit as (
         coalesce(s.utm_campaign, '(none)') as utm_campaign
     from orders as o
     inner join stage.sessions as s on s.session_id = o.session_id
-    where s.session_date between (select min(day) - 1 from days) and (select max(day) from days)
+    where s.session_date between $first_day::date - 1 and $last_day::date
 ),
 
 first_touch as (

@@ -33,7 +33,7 @@ visits as (
         coalesce(os_name, '(unknown)') as os_name,
         coalesce(browser_name, '(unknown)') as browser_name
     from stage.sessions
-    where session_date between (select min(day) - 1 from days) and (select max(day) from days)
+    where session_date between $first_day::date - 1 and $last_day::date
 ),
 
 started as (
@@ -43,7 +43,8 @@ started as (
         count(distinct visitor_id) as visitors,
         count(*) filter (where is_bounce) as bounces
     from visits
-    where session_date in (select day from days)
+    where session_date between $first_day::date and $last_day::date
+      and session_date in (select day from days)
     group by all
 ),
 
@@ -55,7 +56,8 @@ paid as (
         sum(o.revenue) as revenue
     from stage.orders as o
     inner join visits as v using (session_id)
-    where o.order_date in (select day from days)
+    where o.order_date between $first_day::date and $last_day::date
+      and o.order_date in (select day from days)
     group by all
 ),
 

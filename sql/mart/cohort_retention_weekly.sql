@@ -16,7 +16,8 @@ touched as (
     select distinct v.first_seen_week as cohort_week
     from stage.sessions as s
     inner join stage.visitors as v using (visitor_id)
-    where s.session_date in (select unnest($days::date[]))
+    where s.session_date between $first_day::date and $last_day::date
+      and s.session_date in (select unnest($days::date[]))
 ),
 
 visitors as (

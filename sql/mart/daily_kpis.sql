@@ -33,7 +33,8 @@ events as (
         count(*) filter (where e.ecommerce_action = 'add_to_cart') as add_to_carts
     from stage.events as e
     left join stage.visitors as v using (visitor_id)
-    where e.event_date in (select day from days)
+    where e.event_date between $first_day::date and $last_day::date
+      and e.event_date in (select day from days)
     group by all
 ),
 
@@ -43,14 +44,16 @@ sessions as (
         count(*) as sessions,
         count(*) filter (where is_bounce) as bounces
     from stage.sessions
-    where session_date in (select day from days)
+    where session_date between $first_day::date and $last_day::date
+      and session_date in (select day from days)
     group by all
 ),
 
 orders as (
     select order_date as day, count(*) as orders, sum(revenue) as revenue
     from stage.orders
-    where order_date in (select day from days)
+    where order_date between $first_day::date and $last_day::date
+      and order_date in (select day from days)
     group by all
 ),
 

@@ -33,14 +33,15 @@ visits as (
         coalesce(utm_source, '(none)') as utm_source,
         coalesce(device_type, '(unknown)') as device_type
     from stage.sessions
-    where session_date in (select day from days)
+    where session_date between $first_day::date and $last_day::date
+      and session_date in (select day from days)
 ),
 
 furthest as (
     select e.session_id, max(s.step_order) as furthest_order
     from stage.events as e
     inner join steps as s on s.step = e.funnel_step
-    where e.event_date between (select min(day) from days) and (select max(day) + 1 from days)
+    where e.event_date between $first_day::date and $last_day::date + 1
       and e.session_id in (select session_id from visits)
     group by e.session_id
 ),

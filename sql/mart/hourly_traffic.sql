@@ -32,7 +32,7 @@ visits as (
         coalesce(device_type, '(unknown)') as device_type,
         coalesce(geo_country, '(unknown)') as geo_country
     from stage.sessions
-    where session_date between (select min(day) - 1 from days) and (select max(day) from days)
+    where session_date between $first_day::date - 1 and $last_day::date
 ),
 
 started as (
@@ -54,7 +54,8 @@ events as (
         count(*) filter (where e.ecommerce_action = 'add_to_cart') as add_to_carts
     from stage.events as e
     inner join visits as v using (session_id)
-    where e.event_date in (select day from days)
+    where e.event_date between $first_day::date and $last_day::date
+      and e.event_date in (select day from days)
     group by all
 ),
 
@@ -66,7 +67,8 @@ orders as (
         sum(o.revenue) as revenue
     from stage.orders as o
     inner join visits as v using (session_id)
-    where o.order_date in (select day from days)
+    where o.order_date between $first_day::date and $last_day::date
+      and o.order_date in (select day from days)
     group by all
 ),
 

@@ -26,20 +26,23 @@ views as (
         count(*) as pageviews,
         count(distinct visitor_id) as unique_visitors
     from stage.events
-    where is_pageview and page_path is not null and event_date in (select day from days)
+    where is_pageview and page_path is not null
+      and event_date between $first_day::date and $last_day::date
+      and event_date in (select day from days)
     group by all
 ),
 
 visits as (
     select session_date, session_end, landing_page, exit_page
     from stage.sessions
-    where session_date between (select min(day) - 1 from days) and (select max(day) from days)
+    where session_date between $first_day::date - 1 and $last_day::date
 ),
 
 entrances as (
     select session_date as date, landing_page as page_path, count(*) as entrances
     from visits
-    where session_date in (select day from days) and landing_page is not null
+    where session_date between $first_day::date and $last_day::date
+      and session_date in (select day from days) and landing_page is not null
     group by all
 ),
 

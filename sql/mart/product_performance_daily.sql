@@ -24,7 +24,9 @@ days as (
 carts as (
     select event_date as date, product_id, count(*) as add_to_carts
     from stage.events
-    where ecommerce_action = 'add_to_cart' and event_date in (select day from days)
+    where ecommerce_action = 'add_to_cart'
+      and event_date between $first_day::date and $last_day::date
+      and event_date in (select day from days)
     group by all
 ),
 
@@ -36,7 +38,8 @@ sold as (
         count(*) as units,
         sum(price) as revenue
     from stage.order_items
-    where order_date in (select day from days)
+    where order_date between $first_day::date and $last_day::date
+      and order_date in (select day from days)
     group by all
 ),
 

@@ -20,14 +20,15 @@ days as (
 visits as (
     select session_id, session_date, converted, orders, revenue
     from stage.sessions
-    where session_date in (select day from days)
+    where session_date between $first_day::date and $last_day::date
+      and session_date in (select day from days)
 ),
 
 views as (
     select session_id, event_ts, event_id, coalesce(page_type, 'other') as page_type
     from stage.events
     where is_pageview
-      and event_date between (select min(day) from days) and (select max(day) + 1 from days)
+      and event_date between $first_day::date and $last_day::date + 1
       and session_id in (select session_id from visits)
 ),
 

@@ -1,10 +1,11 @@
 -- stage.events: one row per event: the four tracker streams deduplicated and joined.
 -- partition: event_date
 -- depends_on: stage.page_rules
--- A duplicated line keeps its first-loaded copy. A tracker files an event under its own hour
--- or a later one (late files), never two days earlier: location, device and geo rows are
--- read from source folders from two days before the first day on, so old files are skipped. Device and geo are recorded once per visit and
--- joined on click_id; the page path is classified by stage.page_rules.
+-- A duplicated line keeps its first-loaded copy. A tracker files an event under its own hour or
+-- a later one (late files), never two days earlier: location, device and geo rows are read from
+-- source folders from two days before the first day on, so old files are skipped. Device and
+-- geo are recorded once per visit and joined on click_id; the page path is classified by
+-- stage.page_rules.
 -- column event_id: the tracker's event id, unique
 -- column event_ts: when the event happened (UTC)
 -- column event_date: the event's day in the reporting time zone (partition)
@@ -137,7 +138,8 @@ joined as (
     left join location as l using (event_id)
     left join device as d on d.click_id = b.click_id
     left join geo as g on g.click_id = b.click_id
-    where b.event_date in (select day from days)
+    where b.event_date between $first_day::date and $last_day::date
+      and b.event_date in (select day from days)
 ),
 
 -- the rules are regular expressions: match each distinct path once, not every event

@@ -28,7 +28,7 @@ cart_events as (
     select session_id, visitor_id, event_id, event_ts, event_date, ecommerce_action, product_id
     from stage.events
     where ecommerce_action in ('add_to_cart', 'purchase')
-      and event_date between (select min(day) - 1 from days) and (select max(day) from days)
+      and event_date between $first_day::date - 1 and $last_day::date
 ),
 
 -- basket n = the events after the visit's n-th purchase and up to its (n+1)-th
@@ -46,7 +46,9 @@ orders as (
     select session_id, visitor_id, basket, event_id as order_id, event_ts as order_ts,
         event_date as order_date
     from sequenced
-    where ecommerce_action = 'purchase' and event_date in (select day from days)
+    where ecommerce_action = 'purchase'
+      and event_date between $first_day::date and $last_day::date
+      and event_date in (select day from days)
 ),
 
 items as (

@@ -16,7 +16,8 @@ purchases as (
     select event_id as order_id, event_ts as order_ts, event_date as order_date,
         session_id, visitor_id
     from stage.events
-    where ecommerce_action = 'purchase' and event_date in (select unnest($days::date[]))
+    where ecommerce_action = 'purchase' and event_date between $first_day::date and $last_day::date
+      and event_date in (select unnest($days::date[]))
 ),
 
 items as (
@@ -26,7 +27,8 @@ items as (
         coalesce(sum(price), 0)::decimal(18, 2) as revenue,
         count(*) filter (where price is null) as unpriced_items
     from stage.order_items
-    where order_date in (select unnest($days::date[]))
+    where order_date between $first_day::date and $last_day::date
+      and order_date in (select unnest($days::date[]))
     group by order_id
 ),
 

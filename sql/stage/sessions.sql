@@ -38,7 +38,7 @@ days as (
 events as (
     select *
     from stage.events
-    where event_date between (select min(day) - 1 from days) and (select max(day) + 1 from days)
+    where event_date between $first_day::date - 1 and $last_day::date + 1
 ),
 
 started as (
@@ -80,7 +80,7 @@ orders as (
     select session_id, count(*) as orders, sum(revenue) as revenue
     from stage.orders
     where session_id in (select session_id from started)
-      and order_date between (select min(day) from days) and (select max(day) + 1 from days)
+      and order_date between $first_day::date and $last_day::date + 1
     group by session_id
 ),
 

@@ -24,7 +24,8 @@ with
 touched as (
     select distinct visitor_id
     from stage.sessions
-    where session_date in (select unnest($days::date[])) and visitor_id is not null
+    where session_date between $first_day::date and $last_day::date
+      and session_date in (select unnest($days::date[])) and visitor_id is not null
 ),
 
 sessions as (
