@@ -257,7 +257,7 @@ def stream_lock(settings: Settings, name: str) -> Iterator[None]:
         finally:
             pg.close()
         return
-    path = Path(target).with_name(f"{Path(target).name}.{name}.lock")
+    path = Path(target).parent / ".locks" / f"{Path(target).name}.{name}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes or the process dies
