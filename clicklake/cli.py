@@ -19,11 +19,12 @@ from pathlib import Path
 
 import duckdb
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from clicklake import pipeline, report
 from clicklake.config import ConfigError, Settings, load_settings
-from clicklake.lake import LakeError, connect
+from clicklake.lake import LakeError, connect, first_line, redact
 
 # piped output keeps whole lines instead of wrapping at 80 columns
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -305,13 +306,15 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         return args.fn(args, settings)
     except pipeline.ChecksFailed as exc:
-        console.print(f"[red]clicklake: {exc}[/red]", highlight=False)
+        console.print(f"[red]clicklake: {escape(str(exc))}[/red]", highlight=False,
+                      soft_wrap=True)
         return 2
     except (LakeError, ConfigError, ValueError, FileNotFoundError, duckdb.Error) as exc:
         if os.environ.get("CLICKLAKE_DEBUG"):
             raise
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        console.print(f"[red]clicklake: {message}[/red]", highlight=False)
+        # one line, however long: rich would otherwise wrap it at the console's width
+        message = escape(redact(first_line(exc)))  # a message may hold [brackets]
+        console.print(f"[red]clicklake: {message}[/red]", highlight=False, soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         console.print("[red]clicklake: interrupted[/red]")

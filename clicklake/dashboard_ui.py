@@ -22,7 +22,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from clicklake import dashboard
 from clicklake.config import ConfigError, load_settings
-from clicklake.lake import LakeError, connect
+from clicklake.lake import LakeError, connect, first_line
 
 TTL_SECONDS = 60  # new data lands hourly; a minute keeps pages fast without hiding a fresh run
 
@@ -33,11 +33,6 @@ class Unavailable(Exception):
     def __init__(self, message: str, no_data: bool) -> None:
         super().__init__(message)
         self.no_data = no_data
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def lake_key() -> str:
@@ -82,11 +77,11 @@ def fetch(fn: Callable, *args: Any) -> Any:
     try:
         return _cached(lake_key(), fn.__name__, args)
     except (LakeError, ConfigError) as exc:
-        raise Unavailable(_first_line(exc), no_data=isinstance(exc, LakeError)) from exc
+        raise Unavailable(first_line(exc), no_data=isinstance(exc, LakeError)) from exc
     except duckdb.CatalogException as exc:  # a mart that no run has built yet
-        raise Unavailable(_first_line(exc), no_data=True) from exc
+        raise Unavailable(first_line(exc), no_data=True) from exc
     except duckdb.Error as exc:
-        raise Unavailable(_first_line(exc), no_data=False) from exc
+        raise Unavailable(first_line(exc), no_data=False) from exc
 
 
 def query(fn: Callable, *args: Any) -> Any:

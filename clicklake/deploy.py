@@ -8,7 +8,6 @@ starting shows up there, once, in one line, instead of as failed tasks later.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 
@@ -17,12 +16,9 @@ import duckdb
 
 from clicklake import storage
 from clicklake.config import Settings
-from clicklake.lake import LakeError, connect
+from clicklake.lake import LakeError, connect, first_line, redact
 
 log = logging.getLogger(__name__)
-
-# libpq strings and URLs in driver errors carry the password; logs must not
-_PASSWORD = re.compile(r"(password=|://[^:/@\s]+:)[^\s@\"]+")
 
 # what a storage node that is still starting (or misconfigured) raises
 _NOT_READY = (LakeError, duckdb.Error, OSError, botocore.exceptions.BotoCoreError,
@@ -67,8 +63,7 @@ def init_lake(
         try:
             return check_lake(settings)
         except _NOT_READY as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            reason = _PASSWORD.sub(r"\1***", reason)
+            reason = redact(first_line(exc))
             if time.monotonic() >= deadline:
                 raise LakeError(f"the lake is not ready after {wait_s:.0f}s: {reason}") from exc
             if on_retry:

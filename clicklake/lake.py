@@ -164,7 +164,7 @@ def connect(read_only: bool = False, settings: Settings | None = None) -> duckdb
     except duckdb.Error as exc:
         con.close()
         raise LakeError(
-            f"cannot open the lake catalog ({_redact(catalog)}): {_redact(_first_line(exc))}"
+            f"cannot open the lake catalog ({redact(catalog)}): {redact(first_line(exc))}"
         ) from exc
     con.execute("USE lake")
     if not read_only:
@@ -178,14 +178,16 @@ def _sqlite_wal(path: Path) -> None:
         db.execute("pragma journal_mode=wal")
 
 
-def _redact(text: str) -> str:
+def redact(text: str) -> str:
     """Hide passwords (libpq `password=...`, URL `user:pw@`) from a message a user will see."""
     text = re.sub(r"password=\S+", "password=***", text)
     return re.sub(r"(://[^:/@\s]+):[^@\s]+@", r"\1:***@", text)
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def first_line(exc: BaseException) -> str:
+    """An error as one line for a user: its message's first line, or its type's name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _init_lake(con: duckdb.DuckDBPyConnection) -> None:
@@ -312,7 +314,7 @@ def retry_transaction(fn: Callable[[], T], attempts: int = 8, base_delay: float 
             if not is_conflict(exc) or attempt == attempts:
                 raise
             delay = base_delay * 2 ** (attempt - 1) * (1 + random.random())
-            log.info("write conflict (%s), retry %d in %.2fs", _first_line(exc), attempt, delay)
+            log.info("write conflict (%s), retry %d in %.2fs", first_line(exc), attempt, delay)
             time.sleep(delay)
     raise AssertionError("unreachable")
 

@@ -74,3 +74,24 @@ def test_run_with_end_before_start_is_a_clear_error_that_writes_nothing(tmp_path
     line = one_line_error(result)
     assert "--end" in line and "--start" in line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unreachable_catalog_is_one_line_that_never_shows_its_password(tmp_path):
+    from support import free_port
+
+    env = {"CLICKLAKE_CATALOG": f"postgresql://lake:s3cr3t-pw@127.0.0.1:{free_port()}/lake"}
+    result = subprocess.run(
+        [sys.executable, "-m", "clicklake.cli", "status"], cwd=tmp_path, capture_output=True,
+        text=True, timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith("CLICKLAKE_")}
+        | {"CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "/nonexistent"} | env,
+    )
+    line = one_line_error(result)
+    assert "cannot open the lake catalog" in line
+    assert "s3cr3t-pw" not in result.stderr + result.stdout
+    assert "password=***" in line
+
+
+def test_an_error_message_with_brackets_is_printed_as_is(empty_lake):
+    line = one_line_error(clicklake(empty_lake, "query", 'select * from "[/red]"'))
+    assert line == "clicklake: Catalog Error: Table with name [/red] does not exist!"
