@@ -17,6 +17,7 @@ error-severity check.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -27,6 +28,7 @@ import duckdb
 from clicklake.config import Settings
 from clicklake.lake import SQL_DIR, retry_transaction, transaction
 
+log = logging.getLogger(__name__)
 SEVERITIES = ("error", "warn")
 LAYERS = ("stage", "mart", "lake")
 
@@ -116,7 +118,12 @@ def raise_on_errors(results: list[CheckResult]) -> None:
 
 
 def record(con: duckdb.DuckDBPyConnection, results: list[CheckResult], run_id: str) -> None:
-    """Keep the results in `ops.check_results` (its own transaction, retried on conflict)."""
+    """Keep the results in `ops.check_results` (its own transaction, retried on conflict) and
+    log every failed one, so a warning is seen where the run is watched, not only in `ops`."""
+    for r in results:
+        if not r.passed:
+            log.warning("check %s (%s) failed: %d rows, e.g. %s", r.name, r.severity,
+                        r.failing_rows, r.sample)
     if not results:
         return
 

@@ -69,3 +69,22 @@ def test_a_unique_key_model_replaces_only_the_rows_of_the_keys_it_returns(tmp_pa
     build_model(con, model, ["b"], settings)  # type: ignore[list-item]
     assert con.execute("from stage.totals order by k").fetchall() == [("a", 10), ("b", 2)]
     con.close()
+
+
+def test_a_failed_check_is_recorded_and_logged_as_a_warning(tmp_path, caplog):
+    from clicklake import checks
+    from clicklake.config import load_settings
+    from clicklake.lake import connect
+
+    settings = load_settings({"CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "-"})
+    con = connect(settings=settings)
+    failed = checks.CheckResult("volume", "warn", 3, '[{"hour": "13"}]')
+    with caplog.at_level("WARNING", logger="clicklake.checks"):
+        checks.record(con, [failed, checks.CheckResult("unique", "error", 0, "")], "run-1")
+    assert con.execute(
+        "select check_name, status, failing_rows from ops.check_results order by 1"
+    ).fetchall() == [("unique", "pass", 0), ("volume", "fail", 3)]
+    assert [r.getMessage() for r in caplog.records] == [
+        'check volume (warn) failed: 3 rows, e.g. [{"hour": "13"}]'
+    ]
+    con.close()
