@@ -61,3 +61,11 @@ def test_every_setting_the_code_reads_is_in_env_example():
         read |= set(re.findall(r"\"(CLICKLAKE_[A-Z0-9_]+)\"", path.read_text()))
     assert read, "found no settings in the code"
     assert read <= documented, f"missing from .env.example: {sorted(read - documented)}"
+
+
+def test_every_setting_the_code_reads_is_documented_in_env_example():
+    from clicklake.config import _ENV_NAMES, read_env_file
+
+    documented = read_env_file(Path(__file__).resolve().parents[1] / ".env.example")
+    missing = sorted(set(_ENV_NAMES.values()) - set(documented))
+    assert not missing, f"not in .env.example: {missing}"
