@@ -3,6 +3,7 @@ from scratch equal to the hourly runs, and gated by the checks."""
 
 import gzip
 import json
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -115,16 +116,37 @@ def test_both_attribution_models_credit_every_order_and_its_revenue_once(lake):
     for day, k in truth.items():
         for model in ("first_touch", "last_non_direct"):
             assert got.get((day, model), (0, 0.0)) == (k["orders"], k["revenue"])
-    # last non-direct never credits an untagged, referrer-less visit when a better one exists
-    direct_only = con.execute("""
-        select count(*) from mart.attribution
-        where model = 'last_non_direct' and utm_source = '(none)'
-    """).fetchone()[0]
-    first_none = con.execute("""
-        select count(*) from mart.attribution
-        where model = 'first_touch' and utm_source = '(none)'
-    """).fetchone()[0]
-    assert direct_only <= first_none + 1
+
+
+def test_attribution_credits_the_visits_each_model_names(lake):
+    """Both models recomputed order by order in Python from stage.orders and stage.sessions."""
+    _, con, _ = lake
+    visits = con.execute("""
+        select session_id, visitor_id, session_start, utm_source, utm_medium, utm_campaign,
+               utm_source is not null or referer_medium is not null
+        from stage.sessions
+    """).fetchall()
+    by_visitor, by_id = defaultdict(list), {}
+    for v in visits:
+        by_visitor[v[1]].append(v)
+        by_id[v[0]] = v
+    want = defaultdict(lambda: [0, Decimal(0)])
+    for _, ts, day, revenue, visitor, session in con.execute(
+        "select order_id, order_ts, order_date, revenue, visitor_id, session_id from stage.orders"
+    ).fetchall():
+        window = sorted((v for v in by_visitor[visitor]
+                         if ts - timedelta(days=30) <= v[2] <= ts), key=lambda v: (v[2], v[0]))
+        tagged = [v for v in window if v[6]]
+        for model, visit in (("first_touch", window[0] if window else by_id[session]),
+                             ("last_non_direct", tagged[-1] if tagged else by_id[session])):
+            key = (day, model, *(x or "(none)" for x in visit[3:6]))
+            want[key][0] += 1
+            want[key][1] += revenue
+    got = {tuple(r[:5]): [r[5], r[6]] for r in con.execute(
+        "select date, model, utm_source, utm_medium, utm_campaign, orders, revenue"
+        " from mart.attribution").fetchall()}
+    assert got == dict(want)
+    assert any(k[1] == "last_non_direct" and k[2] != "(none)" for k in got)
 
 
 def test_pages_paths_audience_and_hours_add_up_to_the_daily_kpis(lake):
