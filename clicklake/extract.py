@@ -5,7 +5,8 @@ file that arrives late in an earlier hour's folder is still found), skip the ver
 in `ops.landed_files`, decompress, and split the lines in DuckDB: JSON objects go to the landing
 file, anything else goes to a rejected sidecar with its line number and reason. The landing file
 keeps line numbers: a rejected or blank line stays as an empty line, so line N of the landing
-file is line N of the source.
+file is line N of the source. The manifest counts those empty lines (`lines_blank`): a landing
+file without any is dense, and its rows can be numbered as they are read.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class LandedFile:
     rejected_uri: str | None
     lines_in: int
     lines_invalid: int
+    lines_blank: int = 0  # empty lines of the landing file (blank or invalid in the source)
 
 
 @dataclass
@@ -136,8 +138,9 @@ def _kind(uri: str) -> str | None:
 
 def split_lines(
     con: duckdb.DuckDBPyConnection, path: str, compression: str, landing_uri: str, rejected_uri: str
-) -> tuple[int, int]:
-    """Split one JSONL file into landing (objects) and a rejected sidecar; return (lines, bad).
+) -> tuple[int, int, int]:
+    """Split one JSONL file into landing (objects) and a rejected sidecar; return (lines, bad,
+    empty lines of the landing file).
 
     Blank lines are not rows. Each line is read as text (the delimiter is a control character
     that valid JSON cannot hold unescaped) so that invalid JSON is seen, numbered and kept.
@@ -167,7 +170,7 @@ def split_lines(
         """
     ).fetchone()[0]
     if landed == total:  # every line an object: nothing blank, nothing to reject
-        return total, 0
+        return total, 0, 0
     con.execute(
         f"""
         create or replace temp table _unfit as
@@ -200,7 +203,7 @@ def split_lines(
             """
         )
     con.execute("drop table _unfit")
-    return total - blank, bad
+    return total - blank, bad, total - landed
 
 
 def _sql_str(value: str) -> str:
@@ -234,16 +237,16 @@ def _land(con, settings, stream, obj, path, compression, member) -> LandedFile:
         if not uri.startswith("s3://"):
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
     if is_s3(path) or is_s3(landing_uri):
-        lines, bad = split_lines(con, path, compression, landing_uri, rejected_uri)
+        lines, bad, empty = split_lines(con, path, compression, landing_uri, rejected_uri)
     else:
-        lines, bad = _land_local(con, path, compression, landing_uri, rejected_uri)
-    return LandedFile(stream, obj, landing_uri, rejected_uri if bad else None, lines, bad)
+        lines, bad, empty = _land_local(con, path, compression, landing_uri, rejected_uri)
+    return LandedFile(stream, obj, landing_uri, rejected_uri if bad else None, lines, bad, empty)
 
 
 def _land_local(
     con: duckdb.DuckDBPyConnection, path: str, compression: str, landing_uri: str,
     rejected_uri: str,
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     """`split_lines` for local files, faster when every line is a JSON object (the usual case).
 
     The source is decompressed as bytes next to its landing name (zlib, not Python per line)
@@ -268,7 +271,7 @@ def _land_local(
         ).fetchone()
         if objects == total:
             os.replace(tmp, target)
-            return total, 0
+            return total, 0, 0
         return split_lines(con, str(tmp), "none", landing_uri, rejected_uri)
     finally:
         tmp.unlink(missing_ok=True)
@@ -307,7 +310,7 @@ def extract_stream(
     if result.landed:
         rows = [
             (f.stream, f.source.uri, f.source.size, f.source.etag, f.landing_uri, f.rejected_uri,
-             f.lines_in, f.lines_invalid, run_id)
+             f.lines_in, f.lines_invalid, run_id, f.lines_blank)
             for f in result.landed
         ]
         retry_transaction(lambda: _record(con, rows))
@@ -317,5 +320,11 @@ def extract_stream(
 def _record(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
     with transaction(con):
         con.executemany(
-            "insert into ops.landed_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, now())", rows
+            """
+            insert into ops.landed_files (stream, source_uri, source_size, source_etag,
+                landing_uri, rejected_uri, lines_in, lines_invalid, run_id, lines_blank,
+                landed_at)
+            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())
+            """,
+            rows,
         )

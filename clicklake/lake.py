@@ -208,21 +208,16 @@ def _init_lake(con: duckdb.DuckDBPyConnection) -> None:
         for path in sorted((SQL_DIR / layer).glob("*.sql"))
         if (layer, path.stem) not in have
     ]
-    # lakes made before the _source_date lineage column get it, filled from the source path
+    columns = set(con.execute(
+        "select schema_name, table_name, column_name from duckdb_columns() "
+        "where database_name = 'lake'"
+    ).fetchall())
     migrate = [
         statement
         for (schema, table) in have
-        if schema == "raw"
-        and not con.execute(
-            "select count(*) from duckdb_columns() where database_name = 'lake' "
-            "and schema_name = 'raw' and table_name = ? and column_name = '_source_date'",
-            [table],
-        ).fetchone()[0]
-        for statement in (
-            f"alter table lake.raw.{table} add column _source_date date",
-            f"update lake.raw.{table} set _source_date = "
-            r"regexp_extract(_source_file, 'date=(\d{4}-\d{2}-\d{2})', 1)::date",
-        )
+        for column, statements in _migrations(schema, table)
+        if (schema, table, column) not in columns
+        for statement in statements
     ]
     if not todo and not ddl and not migrate:
         return
@@ -233,6 +228,21 @@ def _init_lake(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"CREATE SCHEMA IF NOT EXISTS lake.{schema}")
         for path in ddl:
             con.execute(path.read_text())
+
+
+def _migrations(schema: str, table: str) -> list[tuple[str, list[str]]]:
+    """Columns added since a lake was made, with the statements that add and fill them."""
+    if schema == "raw":  # the _source_date lineage column, filled from the source path
+        return [("_source_date", [
+            f"alter table lake.raw.{table} add column _source_date date",
+            f"update lake.raw.{table} set _source_date = "
+            r"regexp_extract(_source_file, 'date=(\d{4}-\d{2}-\d{2})', 1)::date",
+        ])]
+    if (schema, table) == ("ops", "landed_files"):  # unknown (null) for files landed before
+        return [("lines_blank", [
+            "alter table lake.ops.landed_files add column lines_blank bigint",
+        ])]
+    return []
 
 
 @contextmanager

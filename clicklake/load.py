@@ -11,14 +11,21 @@ in one DuckLake transaction, so a crash leaves either all of them or none.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from uuid import uuid4
 
 import duckdb
 
-from clicklake.extract import LINES, partition_of
-from clicklake.lake import retry_transaction, transaction
+from clicklake.extract import LINES, MAX_LINE_BYTES, partition_of
+from clicklake.lake import first_line, retry_transaction, transaction
+from clicklake.storage import ensure_folder, join, remove
+
+log = logging.getLogger(__name__)
+# raw data files: zstd at level 1 compresses nearly as well as the default level 3 for about
+# 30% less time, and raw is written once per file (the daily compaction rewrites it anyway)
+PARQUET = "compression zstd, compression_level 1"
 
 LINEAGE = ("_unmapped", "_source_file", "_line_no", "_batch_id", "_loaded_at", "_source_date")
 
@@ -69,20 +76,59 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _value(c: Column, field: str) -> tuple[str, str]:
+    """(the value as stored, the value typed) of one field given as text: a required field's
+    blank value counts as missing, and its surrounding white space goes (trim copies the
+    text, so only values that need it are trimmed)."""
+    value = field
+    if c.required:
+        value = (f"case when ascii({field}) > 32 and ascii(right({field}, 1)) > 32 "
+                 f"then {field} else nullif(trim({field}), '') end")
+    return value, value if c.type == "VARCHAR" else f"try_cast({value} as {c.type})"
+
+
+def _dense(columns: list[Column]) -> str:
+    """SQL over a dense landing file (`$path`, no empty line): every line's fields typed, and
+    `_fits`, whether the line fits the contract whole.
+
+    One JSON parse per line, into a map of every key to its value as text, so that the same
+    parse gives the values and tells a line with a field the contract does not know (its map
+    has more keys than known ones). Read in parallel, in file order: created as a table, row
+    N of the result is line N of the file (its rowid is N - 1), which is how the rows get their
+    line numbers without a row_number() window, which would run on one thread.
+    """
+    typed, fits = [], []
+    for c in columns:
+        value, cast = _value(c, f"m[{_lit(c.name)}]")
+        typed.append(f"{cast} as {_ident(c.name)}")
+        if c.required:
+            fits.append(f"{cast} is not null")
+        elif c.type != "VARCHAR":
+            fits.append(f"({value} is null or {cast} is not null)")
+    known = " + ".join(f"map_contains(m, {_lit(c.name)})::int" for c in columns)
+    fits.append(f"cardinality(m) = {known}")
+    return f"""
+        select {", ".join(typed)}, {" and ".join(fits)} as _fits
+        from read_json(
+            $path, format = 'newline_delimited', records = false,
+            columns = {{'m': 'MAP(VARCHAR, VARCHAR)'}}, maximum_object_size = {MAX_LINE_BYTES}
+        )
+    """
+
+
 def _parsed(columns: list[Column]) -> str:
-    """SQL over one landed file (`$path`): line_no, line, each field typed, and why not.
+    """SQL over any landing file (`$path`): line_no, line, each field typed, and why not.
 
     One JSON parse per line extracts every field (as text, then cast: the text is what a
     rejection reason quotes) and one more lists its keys to spot fields the contract does not
-    know. Blank lines (where extract dropped an invalid line) are not rows but keep numbering.
+    know. Empty lines (where extract dropped an invalid line) are not rows but keep numbering.
     """
     known = ", ".join(_lit(c.name) for c in columns)
     paths = ", ".join(_lit("$." + json.dumps(c.name)) for c in columns)
     typed, reasons, unfit = [], [], []
     for i, c in enumerate(columns, start=1):
         raw = f"v[{i}]"
-        value = f"nullif(trim({raw}), '')" if c.required else raw
-        cast = value if c.type == "VARCHAR" else f"try_cast({value} as {c.type})"
+        value, cast = _value(c, raw)
         typed.append(f"{cast} as {_ident(c.name)}")
         bad = "false" if c.type == "VARCHAR" else f"{value} is not null and {cast} is null"
         if c.required:
@@ -113,28 +159,105 @@ def _parsed(columns: list[Column]) -> str:
     """
 
 
-def prepare(
-    con: duckdb.DuckDBPyConnection, columns: list[Column], files: list[tuple]
-) -> None:
-    """Parse and type the files into the connection's temp table `_ready`, outside any lake
-    transaction: the expensive part of a load runs while other streams commit.
+@dataclass
+class Prepared:
+    """One landed file parsed and typed, ready to commit: the Parquet data files holding its
+    accepted rows, how many, and the temp table of its rejected lines (if any)."""
 
-    `_ready` holds every non-blank line with its file's position in `files` (`_file`), its
-    typed fields, the reason it breaks the contract, and the line itself only where it is
-    needed (rejected, or kept in `_unmapped`).
+    landed: tuple
+    data_files: list[str] = field(default_factory=list)
+    rows_loaded: int = 0
+    rejects: str | None = None
+
+
+def _data_file(data_dir: str) -> str:
+    return join(data_dir, f"ducklake-{uuid4()}.parquet")
+
+
+def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: str, params: dict) -> int:
+    """Write a query's rows to a Parquet data file as DuckLake writes them; return the rows."""
+    return con.execute(
+        f"copy ({sql}) to {_lit(target)} (format parquet, {PARQUET})", params
+    ).fetchone()[0]
+
+
+def prepare_file(
+    con: duckdb.DuckDBPyConnection,
+    columns: list[Column],
+    landed: tuple,
+    batch_id: str,
+    loaded_at: datetime,
+    data_dir: str,
+    tag: str,
+) -> Prepared:
+    """Parse, type and write one landed file as raw data files, outside any lake transaction.
+
+    A dense file is read by `_dense` (one parse per line, in parallel) and the lines that fit
+    whole are written straight to a data file. The lines that do not, or every line of a file
+    with empty lines or one `_dense` cannot read (a key repeated within a line), go through
+    `_parsed`: its accepted rows (with `_unmapped`) become a second data file, its rejected
+    rows the temp table `_rejects_<tag>`. Every line ends up in exactly one of them.
     """
-    parsed = _parsed(columns)
+    landing_uri, source_uri, _, lines_in, lines_invalid, lines_blank = landed
+    lineage = {"source": source_uri, "batch": batch_id, "loaded_at": loaded_at,
+               "source_date": _source_date(source_uri)}
     names = ", ".join(_ident(c.name) for c in columns)
-    con.execute("drop table if exists _ready")
-    for i, landed in enumerate(files):
-        body = f"""
-            select {i} as _file, line_no, {names}, _reason, _has_unmapped,
-                   case when _reason is not null or _has_unmapped then line end as line
-            from ({parsed})
-        """
-        sql = (f"create temp table _ready as {body}" if i == 0
-               else f"insert into _ready {body}")
-        con.execute(sql, {"path": landed[0]})
+    out = Prepared(landed)
+    typed = f"_typed_{tag}"
+    try:
+        rest = _prepare_dense(con, columns, landed, typed, lineage, data_dir, out)
+        if rest == "done":
+            return out
+        out.rejects = f"_rejects_{tag}"
+        con.execute(
+            f"create or replace temp table {out.rejects} as "
+            f"select p.* from ({_parsed(columns)}) p {rest}",
+            {"path": landing_uri},
+        )
+    finally:
+        con.execute(f"drop table if exists {typed}")
+    accepted = con.execute(f"select count(*) from {out.rejects} where _reason is null")
+    if accepted.fetchone()[0]:
+        target = _data_file(data_dir)
+        out.rows_loaded += _copy(con, f"""
+            select {names}, case when _has_unmapped then line::json end as _unmapped,
+                   {_LINEAGE_SQL.format("line_no")}
+            from {out.rejects} where _reason is null""", target, lineage)
+        out.data_files.append(target)
+    return out
+
+
+def _prepare_dense(con, columns, landed, typed, lineage, data_dir, out: Prepared) -> str:
+    """The `_dense` part of `prepare_file`: "done" when it took every line, else the join
+    that restricts `_parsed` to the lines it left ("" for all of them)."""
+    landing_uri, _, _, lines_in, _, lines_blank = landed
+    if lines_blank != 0:
+        return ""
+    try:
+        con.execute(f"create or replace temp table {typed} as {_dense(columns)}",
+                    {"path": landing_uri})
+    except duckdb.Error as exc:
+        log.info("%s: %s; reading it line by line", landing_uri, first_line(exc))
+        return ""
+    read, unfit = con.execute(
+        f"select count(*), count(*) filter (where not _fits) from {typed}"
+    ).fetchone()
+    if read != lines_in:  # the numbering would be off: read it line by line
+        return ""
+    target = _data_file(data_dir)
+    names = ", ".join(_ident(c.name) for c in columns)
+    out.rows_loaded = _copy(con, f"""
+        select {names}, null::json as _unmapped, {_LINEAGE_SQL.format("rowid + 1")}
+        from {typed} where _fits""", target, lineage)
+    out.data_files.append(target)
+    if not unfit:
+        return "done"
+    return f"semi join (select rowid + 1 as n from {typed} where not _fits) u on u.n = p.line_no"
+
+
+# the lineage columns of a raw row, bound per file; {} is the line number
+_LINEAGE_SQL = ("$source as _source_file, {} as _line_no, $batch as _batch_id, "
+                "$loaded_at::timestamptz as _loaded_at, $source_date::date as _source_date")
 
 
 def _source_date(source_uri: str) -> date:
@@ -148,30 +271,22 @@ def _source_date(source_uri: str) -> date:
 def load_file(
     con: duckdb.DuckDBPyConnection,
     stream: str,
-    columns: list[Column],
-    landed: tuple,
+    prepared: Prepared,
     batch_id: str,
     run_id: str,
-    file_no: int = 0,
 ) -> tuple[int, int, int, dict[str, int]]:
-    """Move one prepared file (`_ready` rows of `file_no`) into raw and ops inside the caller's
-    transaction. Returns (rows_in, rows_loaded, rows_rejected, reasons)."""
-    landing_uri, source_uri, rejected_uri, lines_in, lines_invalid = landed
-    names = ", ".join(_ident(c.name) for c in columns)
-    loaded = con.execute(
-        f"""
-        insert into raw.{_ident(stream)} ({names}, {", ".join(LINEAGE)})
-        select {names}, case when _has_unmapped then line::json end, $source, line_no, $batch,
-               now(), $source_date
-        from _ready where _file = $file and _reason is null
-        """,
-        {"file": file_no, "source": source_uri, "batch": batch_id,
-         "source_date": _source_date(source_uri)},
-    ).fetchone()[0]
+    """Commit one prepared file inside the caller's transaction: its data files join
+    `raw.<stream>`, its rejected lines `ops.rejected_rows`, and its ledger row is written.
+    Returns (rows_in, rows_loaded, rows_rejected, reasons)."""
+    landing_uri, source_uri, rejected_uri, lines_in, _, _ = prepared.landed
+    for path in prepared.data_files:
+        con.execute(
+            "call ducklake_add_data_files('lake', ?, ?, schema => 'raw')", [stream, path]
+        )
+    loaded = prepared.rows_loaded
     reasons: dict[str, int] = {}
-    # extract landed lines_in - lines_invalid objects: any not loaded broke the contract
-    if loaded != lines_in - lines_invalid or rejected_uri:
-        reasons = _reject(con, stream, file_no, landed, batch_id)
+    if prepared.rejects or rejected_uri:
+        reasons = _reject(con, stream, prepared, batch_id)
     rejected = sum(reasons.values())
     if lines_in != loaded + rejected:
         raise ReconciliationError(
@@ -185,29 +300,28 @@ def load_file(
 
 
 def _reject(
-    con: duckdb.DuckDBPyConnection, stream: str, file_no: int, landed: tuple, batch_id: str
+    con: duckdb.DuckDBPyConnection, stream: str, prepared: Prepared, batch_id: str
 ) -> dict[str, int]:
     """Write the file's rejected lines (contract breaks and extract's invalid lines) to
     `ops.rejected_rows`; return their count by reason."""
-    source_uri, rejected_uri = landed[1:3]
-    sidecar = (
-        """
-        union all
-        select line_no, reason, line
-        from read_json($rejected, columns = {'line_no': 'BIGINT', 'reason': 'VARCHAR',
-                                             'line': 'VARCHAR'})
-        """
-        if rejected_uri
-        else ""
-    )
+    source_uri, rejected_uri = prepared.landed[1:3]
+    parts = []
+    if prepared.rejects:
+        parts.append(
+            f"select line_no, _reason as reason, line from {prepared.rejects} "
+            "where _reason is not null"
+        )
+    if rejected_uri:
+        parts.append(
+            """
+            select line_no, reason, line
+            from read_json($rejected, columns = {'line_no': 'BIGINT', 'reason': 'VARCHAR',
+                                                 'line': 'VARCHAR'})
+            """
+        )
     con.execute(
-        f"""
-        create or replace temp table _rejects as
-        select line_no, _reason as reason, line from _ready
-        where _file = $file and _reason is not null
-        {sidecar}
-        """,
-        {"file": file_no, **({"rejected": rejected_uri} if rejected_uri else {})},
+        f"create or replace temp table _rejects as {' union all '.join(parts)}",
+        {"rejected": rejected_uri} if rejected_uri else {},
     )
     con.execute(
         """
@@ -224,16 +338,12 @@ def _reject(
     return reasons
 
 
-# One lake transaction at a time per process. Streams load in parallel threads, and on a SQLite
-# catalog a transaction that overlaps another's commit fails its own commit ("database is
-# locked": its catalog snapshot is stale, and SQLite does not wait), so the retry would redo the
-# stream's load. The parsing runs outside (`prepare`), side by side; what is serialized is only
-# the write of typed rows, the ledger and the commit.
 def pending_files(con: duckdb.DuckDBPyConnection, stream: str) -> list[tuple]:
     """Landed files of the stream that have no ledger row yet, oldest first."""
     return con.execute(
         """
-        select f.landing_uri, f.source_uri, f.rejected_uri, f.lines_in, f.lines_invalid
+        select f.landing_uri, f.source_uri, f.rejected_uri, f.lines_in, f.lines_invalid,
+               f.lines_blank
         from ops.landed_files f
         anti join ops.load_ledger l on l.landing_uri = f.landing_uri
         where f.stream = ?
@@ -243,8 +353,8 @@ def pending_files(con: duckdb.DuckDBPyConnection, stream: str) -> list[tuple]:
     ).fetchall()
 
 
-# Lines typed in memory at once per stream: a backlog (a backfill, a day of late files) loads
-# in several batches of about this size, each its own transaction, instead of holding it all.
+# Lines per transaction: a backlog (a backfill, a day of late files) commits in several
+# batches of about this size, so a failure late in a long load does not redo all of it.
 BATCH_LINES = 2_000_000
 
 
@@ -266,17 +376,22 @@ def load_stream(con: duckdb.DuckDBPyConnection, stream: str, run_id: str) -> Loa
     """Load every pending landed file of the stream into raw: one transaction (one batch) for
     the usual hour, consecutive batches of about `BATCH_LINES` lines for a backlog.
 
-    Each batch's files are parsed first, outside the transaction; the pending list is read
-    again inside it, so a retry after a conflict or a crash never loads a file twice (a file
-    another load committed meanwhile is skipped, one that landed meanwhile waits for the next
-    load; two loads of one stream at the same time are kept apart by the pipeline's stream
-    lock, since DuckLake does not conflict appends). The snapshot's commit message carries the
-    batch id; `batch_id` is the last one.
+    Each batch's files are parsed and written as Parquet data files first, outside the
+    transaction (`prepare_file`); the transaction only adds those files to the table, writes
+    the rejected rows and the ledger, and commits. The pending list is read again inside it,
+    so a retry after a conflict or a crash never loads a file twice (a file another load
+    committed meanwhile is skipped and its data files deleted, one that landed meanwhile waits
+    for the next load; two loads of one stream at the same time are kept apart by the
+    pipeline's stream lock, since DuckLake does not conflict appends). A crash before the
+    commit leaves data files no snapshot knows: `clicklake maintain` deletes such orphans.
+    The snapshot's commit message carries the batch id; `batch_id` is the last one.
     """
     columns = contract(con, stream)
+    data_dir = join(_data_path(con), "raw", stream)
+    ensure_folder(data_dir)
     total = LoadResult(stream, batch_id=f"{run_id}-{stream}-{uuid4().hex[:8]}")
     for files in batches(pending_files(con, stream)):
-        done = _load_batch(con, stream, columns, files, run_id)
+        done = _load_batch(con, stream, columns, files, run_id, data_dir)
         total.batch_id = done.batch_id
         total.files += done.files
         total.rows_in += done.rows_in
@@ -287,39 +402,61 @@ def load_stream(con: duckdb.DuckDBPyConnection, stream: str, run_id: str) -> Loa
     return total
 
 
+def _data_path(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute(
+        "select value from ducklake_options('lake') where option_name = 'data_path'"
+    ).fetchone()[0]
+
+
 def _load_batch(
     con: duckdb.DuckDBPyConnection,
     stream: str,
     columns: list[Column],
     files: list[tuple],
     run_id: str,
+    data_dir: str,
 ) -> LoadResult:
-    prepare(con, columns, files)
-
-    def attempt() -> LoadResult:
-        result = LoadResult(stream, batch_id=f"{run_id}-{stream}-{uuid4().hex[:8]}")
-        with transaction(con):
-            still = {f[0] for f in pending_files(con, stream)}
-            todo = [(i, f) for i, f in enumerate(files) if f[0] in still]
-            if not todo:
-                return result
-            con.execute(
-                "call lake.set_commit_message('clicklake', ?, extra_info => ?)",
-                [f"load {stream}", json.dumps({"batch_id": result.batch_id, "run_id": run_id})],
-            )
-            for i, landed in todo:
-                rows_in, loaded, rejected, reasons = load_file(
-                    con, stream, columns, landed, result.batch_id, run_id, i
-                )
-                result.files += 1
-                result.rows_in += rows_in
-                result.rows_loaded += loaded
-                result.rows_rejected += rejected
-                for reason, n in reasons.items():
-                    result.reasons[reason] = result.reasons.get(reason, 0) + n
-        return result
-
+    batch_id = f"{run_id}-{stream}-{uuid4().hex[:8]}"
+    loaded_at = datetime.now(UTC)
+    prepared: list[Prepared] = []
+    committed = False
     try:
-        return retry_transaction(attempt)
+        for i, landed in enumerate(files):
+            prepared.append(
+                prepare_file(con, columns, landed, batch_id, loaded_at, data_dir, str(i))
+            )
+
+        def attempt() -> LoadResult:
+            result = LoadResult(stream, batch_id=batch_id)
+            with transaction(con):
+                still = {f[0] for f in pending_files(con, stream)}
+                todo = [p for p in prepared if p.landed[0] in still]
+                if not todo:
+                    return result
+                con.execute(
+                    "call lake.set_commit_message('clicklake', ?, extra_info => ?)",
+                    [f"load {stream}", json.dumps({"batch_id": batch_id, "run_id": run_id})],
+                )
+                for p in todo:
+                    rows_in, loaded, rejected, reasons = load_file(con, stream, p, batch_id,
+                                                                   run_id)
+                    result.files += 1
+                    result.rows_in += rows_in
+                    result.rows_loaded += loaded
+                    result.rows_rejected += rejected
+                    for reason, n in reasons.items():
+                        result.reasons[reason] = result.reasons.get(reason, 0) + n
+            return result
+
+        result = retry_transaction(attempt)
+        committed = True
+        return result
     finally:
-        con.execute("drop table if exists _ready")
+        done = {f[0] for f in pending_files(con, stream)} if committed else set()
+        for p in prepared:
+            if p.rejects:
+                con.execute(f"drop table if exists {p.rejects}")
+            # data files of a file another load committed first, or of a failed load
+            if not committed or p.landed[0] in done:
+                for path in p.data_files:
+                    remove(path)

@@ -146,6 +146,13 @@ def delete(settings: Settings, uri: str) -> None:
         Path(uri).unlink(missing_ok=True)
 
 
+def remove(uri: str) -> None:
+    """Delete a local file that DuckDB wrote and nothing references. An S3 object is left to
+    `clicklake maintain`, which deletes data files no snapshot knows once they are old."""
+    if not is_s3(uri):
+        Path(uri).unlink(missing_ok=True)
+
+
 def ensure_folder(uri: str) -> None:
     """Create a local folder for a URI that DuckDB will write into (no-op on S3)."""
     if not is_s3(uri):

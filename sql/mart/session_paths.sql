@@ -32,20 +32,23 @@ views as (
       and session_id in (select session_id from visits)
 ),
 
-collapsed as (
-    select *
+-- each visit's page types in time order, a repeated type collapsed into one step: sorting each
+-- visit's short list is far cheaper than ordering all views by a window or an ordered aggregate
+ordered as (
+    select
+        session_id,
+        list_transform(
+            list_sort(list(struct_pack(event_ts, event_id, page_type))), v -> v.page_type
+        ) as types
     from views
-    qualify page_type is distinct from lag(page_type) over (
-        partition by session_id order by event_ts, event_id
-    )
+    group by session_id
 ),
 
 paths as (
     select
         session_id,
-        list(page_type order by event_ts, event_id) as types
-    from collapsed
-    group by session_id
+        list_filter(types, (t, i) -> i = 1 or t is distinct from types[i - 1]) as types
+    from ordered
 ),
 
 final as (

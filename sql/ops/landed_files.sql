@@ -10,5 +10,8 @@ create table if not exists lake.ops.landed_files (
     lines_in bigint not null,
     lines_invalid bigint not null,
     run_id varchar not null,
-    landed_at timestamptz not null
+    landed_at timestamptz not null,
+    -- empty lines of the landing file (blank or invalid in the source, kept so that line N is
+    -- line N of the source); 0 = dense. Null for files landed before ClickLake counted them.
+    lines_blank bigint
 );

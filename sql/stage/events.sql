@@ -44,8 +44,8 @@ days as (
 
 -- a reporting day lies within [day - 1, day + 2) in UTC whatever $tz is: filtering on the raw
 -- timestamp first lets DuckLake skip every data file outside the window
--- only the columns stage keeps: the window below moves whole rows (user agents are long)
-browser_window as (
+-- only the columns stage keeps (user agents are long)
+browser_window as not materialized (
     select
         event_id,
         event_timestamp,
@@ -62,46 +62,97 @@ browser_window as (
       and event_timestamp < ($last_day::date + 2)::timestamptz
 ),
 
--- every copy of the days' events (a duplicated line has the same timestamp); the first-loaded
--- copy wins
+-- Deduplication: a line loaded twice keeps its first-loaded copy. Ordering every key's copies
+-- (a window over all rows) is the cost of this model, yet keys with more than one copy are
+-- few: they are found by a cheap count and only their rows are ordered, the rest pass as
+-- they are. A duplicated browser line has the same timestamp, so its copies share a window.
+browser_dupes as (
+    select event_id from browser_window group by event_id having count(*) > 1
+),
+
 browser as (
     select *
     from browser_window
-    where event_id in (
-        select event_id from browser_window where event_date in (select day from days)
-    )
+    anti join browser_dupes using (event_id)
+    where event_date in (select day from days)
+    union all
+    select *
+    from browser_window
+    semi join browser_dupes using (event_id)
     qualify row_number() over (
         partition by event_id order by _loaded_at, _source_file, _line_no
     ) = 1
+),
+
+location_all as not materialized (
+    select
+        event_id, page_url, page_url_path, referer_url, referer_medium,
+        utm_source, utm_medium, utm_campaign, utm_content,
+        _loaded_at, _source_file, _line_no
+    from raw.location_events
+    where _source_date >= $first_day::date - 2
+),
+
+location_dupes as (
+    select event_id from location_all group by event_id having count(*) > 1
 ),
 
 location as (
-    select
-        event_id, page_url, page_url_path, referer_url, referer_medium,
-        utm_source, utm_medium, utm_campaign, utm_content
-    from raw.location_events
-    where _source_date >= $first_day::date - 2
-      and event_id in (select event_id from browser)
+    select * exclude (_loaded_at, _source_file, _line_no)
+    from location_all
+    anti join location_dupes using (event_id)
+    union all
+    select * exclude (_loaded_at, _source_file, _line_no)
+    from location_all
+    semi join location_dupes using (event_id)
     qualify row_number() over (
         partition by event_id order by _loaded_at, _source_file, _line_no
     ) = 1
 ),
 
-device as (
-    select click_id, user_domain_id, user_custom_id, device_type, device_is_mobile, os_name
+device_all as not materialized (
+    select
+        click_id, user_domain_id, user_custom_id, device_type, device_is_mobile, os_name,
+        _loaded_at, _source_file, _line_no
     from raw.device_events
     where _source_date >= $first_day::date - 2
-      and click_id in (select click_id from browser)
+),
+
+device_dupes as (
+    select click_id from device_all group by click_id having count(*) > 1
+),
+
+device as (
+    select * exclude (_loaded_at, _source_file, _line_no)
+    from device_all
+    anti join device_dupes using (click_id)
+    union all
+    select * exclude (_loaded_at, _source_file, _line_no)
+    from device_all
+    semi join device_dupes using (click_id)
     qualify row_number() over (
         partition by click_id order by _loaded_at, _source_file, _line_no
     ) = 1
 ),
 
-geo as (
-    select click_id, geo_country, geo_region_name
+geo_all as not materialized (
+    select click_id, geo_country, geo_region_name, _loaded_at, _source_file, _line_no
     from raw.geo_events
     where _source_date >= $first_day::date - 2
-      and click_id in (select click_id from browser)
+),
+
+geo_dupes as (
+    select click_id from geo_all group by click_id having count(*) > 1
+),
+
+geo as (
+    select * exclude (_loaded_at, _source_file, _line_no)
+    from geo_all
+    anti join geo_dupes using (click_id)
+    union all
+    select * exclude (_loaded_at, _source_file, _line_no)
+    from geo_all
+    semi join geo_dupes using (click_id)
     qualify row_number() over (
         partition by click_id order by _loaded_at, _source_file, _line_no
     ) = 1

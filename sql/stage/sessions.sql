@@ -41,17 +41,8 @@ events as (
     where event_date between $first_day::date - 1 and $last_day::date + 1
 ),
 
-started as (
-    select session_id
-    from events
-    group by session_id
-    having (min(event_ts) at time zone $tz)::date in (select day from days)
-),
-
-visit_events as (
-    select * from events where session_id in (select session_id from started)
-),
-
+-- one pass over the events of the days around: a session belongs to the day it started
+-- (its first event, in the reporting time zone): the having clause keeps the days' ones
 summary as (
     select
         session_id,
@@ -72,15 +63,15 @@ summary as (
         any_value(browser_name) as browser_name,
         any_value(geo_country) as geo_country,
         any_value(geo_region) as geo_region
-    from visit_events
+    from events
     group by session_id
+    having (min(event_ts) at time zone $tz)::date in (select day from days)
 ),
 
 orders as (
     select session_id, count(*) as orders, sum(revenue) as revenue
     from stage.orders
-    where session_id in (select session_id from started)
-      and order_date between $first_day::date and $last_day::date + 1
+    where order_date between $first_day::date and $last_day::date + 1
     group by session_id
 ),
 
