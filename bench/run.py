@@ -188,12 +188,14 @@ def bench_hour(run: Runner, a, work: Path, res: dict) -> None:
               events_per_hour=_rate_for(a.hour_events, [HOUR.hour]))
     src = str(data / "source")
     files = {s: f"{src}/{s}/**/*.jsonl.gz" for s in STREAMS}
-    runs: dict[str, list[dict]] = {"clicklake": [], "duckdb": []}
+    runs: dict[str, list[dict]] = {"clicklake": [], "duckdb": [], "cli": []}
     for i in range(a.reps):
         _say(f"hour: repetition {i + 1}/{a.reps} ({gen['events']:,} events)")
         runs["clicklake"].append(run("hour", home=str(data / "rep"), source=src,
                                      landing=str(data / "landing"), hour=HOUR.isoformat()))
         runs["duckdb"].append(run("bare_copy", files=files, out=str(data / "bare")))
+        runs["cli"].append(run("hour_cli", home=str(data / "rep"), source=src,
+                               landing=str(data / "landing"), hour=HOUR.isoformat()))
     res["hour"] = {"generated": gen, "events": runs["clicklake"][0]["events"],
                    "source_mib": _size(data / "source") / 2**20}
     for name, rs in runs.items():
@@ -204,6 +206,8 @@ def bench_hour(run: Runner, a, work: Path, res: dict) -> None:
     }
     res["hour"]["clicklake"]["steps"] = runs["clicklake"][-1]["steps"]
     res["hour"]["ratio"] = res["hour"]["clicklake"]["median_s"] / res["hour"]["duckdb"]["median_s"]
+    res["hour"]["cli"]["peak_rss_mib"] = max(r["cli_peak_mib"] for r in runs["cli"])
+    res["hour"]["cli_ratio"] = res["hour"]["cli"]["median_s"] / res["hour"]["duckdb"]["median_s"]
 
 
 def bench_history(run: Runner, a, work: Path, res: dict, dashboard: bool,

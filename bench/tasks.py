@@ -263,6 +263,27 @@ def hour(a: dict) -> dict:
     return {"seconds": total, "phases": phases, "steps": steps, "events": events}
 
 
+def hour_cli(a: dict) -> dict:
+    """The same hour as a user runs it: `clicklake run --start H --end H+1` in its own process,
+    timed by the wall clock from start-up to exit, on a fresh lake."""
+    import resource
+    import subprocess
+    from datetime import timedelta
+
+    shutil.rmtree(a["home"], ignore_errors=True)
+    env = {**os.environ, "CLICKLAKE_HOME": a["home"], "CLICKLAKE_ENV_FILE": "/nonexistent",
+           "CLICKLAKE_SOURCE_URI": a["source"], "CLICKLAKE_LANDING_URI": a["landing"]}
+    start = _at(a["hour"])
+    argv = [str(Path(sys.executable).with_name("clicklake")), "run",
+            "--start", f"{start:%Y-%m-%dT%H}", "--end", f"{start + timedelta(hours=1):%Y-%m-%dT%H}"]
+    t0 = time.perf_counter()
+    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
+    secs = time.perf_counter() - t0
+    shutil.rmtree(a["home"], ignore_errors=True)
+    return {"seconds": secs,
+            "cli_peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
 def _build_full(con, s, run_id: str, end: datetime):
     from clicklake import pipeline
 
@@ -434,7 +455,7 @@ def _pct(values: list[float], p: float) -> float | None:
 
 
 TASKS = {f.__name__: f for f in (generate, extract, load, bare_copy, pandas_copy, dlt_load, hour,
-                                 history, dashboard)}
+                                 hour_cli, history, dashboard)}
 
 
 def main(argv: list[str]) -> int:

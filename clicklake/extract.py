@@ -11,7 +11,6 @@ file without any is dense, and its rows can be numbered as they are read.
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
 import shutil
@@ -21,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 import duckdb
+from isal import igzip
 
 from clicklake.config import Settings
 from clicklake.lake import retry_transaction, transaction
@@ -249,14 +249,15 @@ def _land_local(
 ) -> tuple[int, int, int]:
     """`split_lines` for local files, faster when every line is a JSON object (the usual case).
 
-    The source is decompressed as bytes next to its landing name (zlib, not Python per line)
+    The source is decompressed as bytes next to its landing name (ISA-L's gzip, about 2.5x
+    zlib's speed, and no Python per line)
     and DuckDB checks the uncompressed lines in parallel; when each one is an object the copy
     simply becomes the landing file, and DuckDB's line-by-line rewrite is needed only for
     files with blank or invalid lines.
     """
     target = Path(landing_uri)
     tmp = target.with_name(f".{target.name}.tmp")
-    opener = gzip.open if compression == "gzip" else open
+    opener = igzip.open if compression == "gzip" else open
     try:
         with opener(path, "rb") as src, open(tmp, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)

@@ -419,7 +419,7 @@ def _load_batch(
     batch_id = f"{run_id}-{stream}-{uuid4().hex[:8]}"
     loaded_at = datetime.now(UTC)
     prepared: list[Prepared] = []
-    committed = False
+    committed: set[str] = set()  # landing files whose data files the commit took
     try:
         for i, landed in enumerate(files):
             prepared.append(
@@ -427,6 +427,7 @@ def _load_batch(
             )
 
         def attempt() -> LoadResult:
+            committed.clear()
             result = LoadResult(stream, batch_id=batch_id)
             with transaction(con):
                 still = {f[0] for f in pending_files(con, stream)}
@@ -446,17 +447,18 @@ def _load_batch(
                     result.rows_rejected += rejected
                     for reason, n in reasons.items():
                         result.reasons[reason] = result.reasons.get(reason, 0) + n
+                committed.update(p.landed[0] for p in todo)
             return result
 
-        result = retry_transaction(attempt)
-        committed = True
-        return result
+        return retry_transaction(attempt)
+    except BaseException:
+        committed.clear()  # nothing of a failed load is in the lake
+        raise
     finally:
-        done = {f[0] for f in pending_files(con, stream)} if committed else set()
         for p in prepared:
             if p.rejects:
                 con.execute(f"drop table if exists {p.rejects}")
-            # data files of a file another load committed first, or of a failed load
-            if not committed or p.landed[0] in done:
+            # data files of a failed load, or of a file another load committed first
+            if p.landed[0] not in committed:
                 for path in p.data_files:
                     remove(path)

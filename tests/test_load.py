@@ -116,3 +116,69 @@ def test_the_snapshot_of_a_load_carries_its_batch_id(lake):
         "select commit_extra_info from lake.snapshots() where commit_message = 'load geo_events'"
     ).fetchone()[0]
     assert json.loads(extra)["batch_id"] == result.batch_id
+
+
+DEVICE_LINES = [
+    {"click_id": "c1", "os": "iOS", "device_is_mobile": True},
+    {"click_id": "c2", "device_is_mobile": "sometimes"},  # an optional value that does not cast
+    {"click_id": "c3", "consent": {"ads": True}},  # a field the contract does not know
+    {"os": "Android"},  # the required click_id is missing
+    {"click_id": " c5 ", "device_type": "tablet", "device_is_mobile": False},
+    {"click_id": "c6", "os_name": None},
+]
+
+
+def _raw_rows(con, source_suffix):
+    return con.execute(
+        """
+        select * exclude (_source_file, _batch_id, _loaded_at)
+        from raw.device_events where _source_file like ? order by _line_no
+        """,
+        [f"%{source_suffix}"],
+    ).fetchall()
+
+
+def test_a_dense_file_loads_the_same_rows_as_one_read_line_by_line(lake):
+    settings, con = lake
+    dense = _land(settings, con, "device_events", DEVICE_LINES, name="dense")
+    # the same lines and a trailing blank line: not dense, so every line goes through the
+    # line-by-line reader
+    lines = [json.dumps(r) for r in DEVICE_LINES] + [""]
+    sparse = _land(settings, con, "device_events", lines, name="sparse")
+    assert (dense.landed[0].lines_blank, sparse.landed[0].lines_blank) == (0, 1)
+    result = load_stream(con, "device_events", "run1")
+    assert (result.rows_in, result.rows_loaded, result.rows_rejected) == (12, 10, 2)
+    rows = _raw_rows(con, "dense.jsonl")
+    assert rows == _raw_rows(con, "sparse.jsonl")
+    assert [(r[0], r[-2]) for r in rows] == [("c1", 1), ("c2", 2), ("c3", 3), ("c5", 5), ("c6", 6)]
+    unmapped = {r[0]: json.loads(r[-3]) if r[-3] else None for r in rows}
+    assert unmapped["c2"]["device_is_mobile"] == "sometimes"
+    assert unmapped["c3"]["consent"] == {"ads": True}
+    assert unmapped["c1"] is None and unmapped["c6"] is None
+    rejected = con.execute(
+        "select source_uri like '%/dense.jsonl', line_no, reason from ops.rejected_rows "
+        "order by all"
+    ).fetchall()
+    assert rejected == [(False, 4, "missing click_id"), (True, 4, "missing click_id")]
+
+
+def test_a_line_that_repeats_a_key_is_loaded_not_lost(lake):
+    settings, con = lake
+    _land(settings, con, "device_events", [
+        {"click_id": "c1"}, '{"click_id": "c2", "os": "iOS", "os": "Linux"}', {"click_id": "c3"},
+    ])
+    result = load_stream(con, "device_events", "run1")
+    assert (result.rows_in, result.rows_loaded, result.rows_rejected) == (3, 3, 0)
+    rows = con.execute("select click_id, _line_no from raw.device_events order by 2").fetchall()
+    assert rows == [("c1", 1), ("c2", 2), ("c3", 3)]
+
+
+def test_a_load_leaves_no_data_file_the_lake_does_not_know(lake):
+    settings, con = lake
+    _land(settings, con, "device_events", DEVICE_LINES)
+    load_stream(con, "device_events", "run1")
+    known = {r[0] for r in con.execute(
+        "select data_file from ducklake_list_files('lake', 'device_events', schema => 'raw')"
+    ).fetchall()}
+    written = {str(p) for p in (settings.home / "lake" / "raw" / "device_events").glob("*")}
+    assert written == known and len(known) == 2  # the dense rows and the line-by-line rest
