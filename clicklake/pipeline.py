@@ -125,8 +125,8 @@ def build_stage(
     run_end: datetime,
     full: bool = False,
 ) -> dict:
-    """Rebuild stage for the days the pending load batches touched (every day if `full`), then
-    run the stage checks; a failed error check raises ChecksFailed before any mart is touched.
+    """Rebuild stage for the days the pending load batches touched (every day if `full`), in one
+    transaction, then run the stage checks; a failed error check raises ChecksFailed before any mart is touched.
 
     Returns a small dict (days as ISO dates, the batches, rows and seconds per model) that
     `build_marts` takes, fit for an Airflow XCom.
@@ -137,7 +137,11 @@ def build_stage(
     else:
         days = transform.affected_days(con, batches, settings)
     stage = [m for m in transform.discover() if m.schema == "stage"]
-    runs = transform.run_models(con, settings, days, stage) if days or full else []
+    # one transaction for all of stage: readers never see half of a rebuild, and one commit
+    # costs less than one per model
+    runs = []
+    if days or full:
+        runs, _ = transform.build_together(con, stage, days, settings, gate=lambda: None)
     if days:
         checks.run_checks(con, settings, days, run_id, "stage", run_end)
     return {
