@@ -56,7 +56,9 @@ browser_window as not materialized (
         _source_file,
         _line_no,
         _loaded_at,
-        (event_timestamp at time zone $tz)::date as event_date
+        -- converted to $tz once per event (it costs more than the rest of the row)
+        event_timestamp at time zone $tz as local_ts,
+        local_ts::date as event_date
     from raw.browser_events
     where event_timestamp >= ($first_day::date - 1)::timestamptz
       and event_timestamp < ($last_day::date + 2)::timestamptz
@@ -163,7 +165,7 @@ joined as (
         b.event_id,
         b.event_timestamp as event_ts,
         b.event_date,
-        date_trunc('hour', b.event_timestamp at time zone $tz) as event_hour,
+        date_trunc('hour', b.local_ts) as event_hour,
         b.event_type,
         b.event_type = 'pageview' as is_pageview,
         b.click_id as session_id,
