@@ -182,3 +182,17 @@ def test_a_load_leaves_no_data_file_the_lake_does_not_know(lake):
     ).fetchall()}
     written = {str(p) for p in (settings.home / "lake" / "raw" / "device_events").glob("*")}
     assert written == known and len(known) == 2  # the dense rows and the line-by-line rest
+
+
+def test_a_file_landed_before_empty_lines_were_counted_loads_line_by_line(lake):
+    settings, con = lake
+    _land(settings, con, "device_events", DEVICE_LINES)
+    con.execute("update ops.landed_files set lines_blank = null")  # as an older lake has it
+    result = load_stream(con, "device_events", "run1")
+    assert (result.rows_in, result.rows_loaded, result.rows_rejected) == (6, 5, 1)
+    lines = con.execute("select _line_no from raw.device_events order by 1").fetchall()
+    assert lines == [(1,), (2,), (3,), (5,), (6,)]
+    files = con.execute(
+        "select count(*) from ducklake_list_files('lake', 'device_events', schema => 'raw')"
+    ).fetchone()[0]
+    assert files == 1  # one pass for every line (the dense read would have made two)
