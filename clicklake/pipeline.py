@@ -126,7 +126,8 @@ def build_stage(
     full: bool = False,
 ) -> dict:
     """Rebuild stage for the days the pending load batches touched (every day if `full`), in one
-    transaction, then run the stage checks; a failed error check raises ChecksFailed before any mart is touched.
+    transaction, then run the stage checks; a failed error check raises ChecksFailed before any
+    mart is touched.
 
     Returns a small dict (days as ISO dates, the batches, rows and seconds per model) that
     `build_marts` takes, fit for an Airflow XCom.

@@ -183,29 +183,6 @@ def _rebuild_sql(
     ).fetchone()[0]
 
 
-def build_model(
-    con: duckdb.DuckDBPyConnection,
-    model: Model,
-    days: list[date],
-    settings: Settings,
-    tables: set[str] | None = None,
-) -> ModelRun:
-    """Rebuild one model in its own transaction, retried whole on a write conflict. `tables`
-    (the lake's tables, from `lake_tables`) saves listing them again; it is kept up to date."""
-    t0 = time.perf_counter()
-    known = tables if tables is not None else lake_tables(con)
-
-    def attempt() -> int:
-        seen = set(known)  # a rolled-back attempt's new table is not there for the next
-        with transaction(con):
-            rows = _rebuild(con, model, days, settings, seen)
-        known.update(seen)
-        return rows
-
-    rows = retry_transaction(attempt)
-    return ModelRun(model.name, rows, time.perf_counter() - t0)
-
-
 def build_together(
     con: duckdb.DuckDBPyConnection,
     models: list[Model],
@@ -269,22 +246,6 @@ def all_days(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[date]:
             {"tz": settings.timezone},
         ).fetchall()
     ]
-
-
-def run_models(
-    con: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    days: list[date],
-    models: list[Model] | None = None,
-) -> list[ModelRun]:
-    """Rebuild every model for `days`, stage first, in declared dependency order."""
-    runs = []
-    tables = lake_tables(con)
-    for model in models or discover():
-        run = build_model(con, model, days, settings, tables)
-        log.info("built %s: %d rows in %.2fs", run.name, run.rows, run.seconds)
-        runs.append(run)
-    return runs
 
 
 def mark_transformed(con: duckdb.DuckDBPyConnection, batches: list[str], run_id: str) -> None:

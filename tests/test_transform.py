@@ -55,7 +55,7 @@ def test_every_shipped_model_states_its_grain_and_every_column():
 def test_a_unique_key_model_replaces_only_the_rows_of_the_keys_it_returns(tmp_path):
     from clicklake.config import load_settings
     from clicklake.lake import connect
-    from clicklake.transform import build_model
+    from clicklake.transform import build_together
 
     path = _model(tmp_path / "stage", "totals", "-- stage.totals: one row per key.\n"
                   "-- unique_key: k", "select * from (values ('a', 1), ('b', 2)) t(k, n) "
@@ -64,9 +64,9 @@ def test_a_unique_key_model_replaces_only_the_rows_of_the_keys_it_returns(tmp_pa
     con = connect(settings=settings)
     model = parse_model(path)
     assert model.unique_key == "k"
-    build_model(con, model, ["a", "b"], settings)  # type: ignore[list-item]
+    build_together(con, [model], ["a", "b"], settings, gate=lambda: None)  # type: ignore[arg-type]
     con.execute("update stage.totals set n = 10")
-    build_model(con, model, ["b"], settings)  # type: ignore[list-item]
+    build_together(con, [model], ["b"], settings, gate=lambda: None)  # type: ignore[arg-type]
     assert con.execute("from stage.totals order by k").fetchall() == [("a", 10), ("b", 2)]
     con.close()
 
@@ -87,4 +87,37 @@ def test_a_failed_check_is_recorded_and_logged_as_a_warning(tmp_path, caplog):
     assert [r.getMessage() for r in caplog.records] == [
         'check volume (warn) failed: 3 rows, e.g. [{"hour": "13"}]'
     ]
+    con.close()
+
+
+@pytest.mark.parametrize("tz, days", [
+    ("UTC", ["2024-03-01"]),
+    ("Europe/Berlin", ["2024-03-01", "2024-03-02"]),  # 23:59:59 and 00:00:00 local
+    ("Asia/Kolkata", ["2024-03-02"]),  # +05:30: both are after local midnight
+])
+def test_the_days_a_load_touches_are_its_events_days_in_the_reporting_time_zone(
+    tmp_path, tz, days
+):
+    import json
+    from datetime import UTC, datetime
+
+    from clicklake.config import load_settings
+    from clicklake.extract import extract_stream
+    from clicklake.lake import connect
+    from clicklake.load import load_stream
+    from clicklake.transform import affected_days, pending_batches
+
+    settings = load_settings({"CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "-",
+                              "CLICKLAKE_TIMEZONE": tz})
+    con = connect(settings=settings)
+    source = settings.home / "source/browser_events/date=2024-03-01/hour=22/part-0.jsonl"
+    source.parent.mkdir(parents=True)
+    source.write_text("\n".join(json.dumps(
+        {"event_id": f"e{i}", "click_id": "c1", "event_timestamp": ts}
+    ) for i, ts in enumerate(["2024-03-01T22:59:59.999Z", "2024-03-01T23:00:00Z"])) + "\n")
+    hour = datetime(2024, 3, 1, 22, tzinfo=UTC)
+    extract_stream(con, settings, "browser_events", hour, hour.replace(hour=23), "r1")
+    load_stream(con, "browser_events", "r1")
+    found = affected_days(con, pending_batches(con), settings)
+    assert [d.isoformat() for d in found] == days
     con.close()
