@@ -143,7 +143,7 @@ def delete(settings: Settings, uri: str) -> None:
         bucket, key = _split(uri)
         s3_client(settings).delete_object(Bucket=bucket, Key=key)
     else:
-        Path(uri).unlink(missing_ok=True)
+        remove(uri)
 
 
 def remove(uri: str) -> None:
