@@ -458,3 +458,25 @@ def test_postgres_catalog_and_s3_storage_give_the_truth_too(servers, source, exp
 
 def test_postgres_and_s3_build_the_same_stage_and_marts_as_the_embedded_lake(servers, one_pass):
     assert _differences(servers, one_pass) == {}
+
+
+def test_a_stage_model_that_fails_leaves_all_of_stage_as_it_was(tmp_path, monkeypatch):
+    from support import build_lake
+
+    settings = load_settings({"CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "/none"})
+    build_lake(settings, datetime(2024, 3, 1, 10, tzinfo=UTC), 1)
+    con = connect(settings=settings)
+    con.execute("delete from stage.events where event_type = 'click'")
+    left = con.execute("select count(*) from stage.events").fetchone()[0]
+    models = transform.discover()
+    broken = next(m for m in models if m.name == "stage.visitors")  # built after stage.events
+    monkeypatch.setattr(broken, "sql", "select * from no_such_table")
+    monkeypatch.setattr(transform, "discover", lambda: models)
+    with pytest.raises(Exception, match="stage.visitors"):
+        pipeline.build_stage(con, settings, "broken", END, full=True)
+    # a rebuild that committed stage.events on its own would have brought the clicks back
+    assert con.execute("select count(*) from stage.events").fetchone()[0] == left
+    monkeypatch.undo()
+    pipeline.build_stage(con, settings, "fixed", END, full=True)
+    assert con.execute("select count(*) from stage.events").fetchone()[0] > left
+    con.close()
