@@ -45,7 +45,7 @@ days as (
 -- a reporting day lies within [day - 1, day + 2) in UTC whatever $tz is: filtering on the raw
 -- timestamp first lets DuckLake skip every data file outside the window
 -- only the columns stage keeps (user agents are long)
-browser_window as not materialized (
+browser_utc as not materialized (
     select
         event_id,
         event_timestamp,
@@ -56,12 +56,30 @@ browser_window as not materialized (
         _source_file,
         _line_no,
         _loaded_at,
-        -- converted to $tz once per event (it costs more than the rest of the row)
-        event_timestamp at time zone $tz as local_ts,
-        local_ts::date as event_date
+        floor(epoch_ms(event_timestamp) / 60000)::bigint as minute
     from raw.browser_events
     where event_timestamp >= ($first_day::date - 1)::timestamptz
       and event_timestamp < ($last_day::date + 2)::timestamptz
+),
+
+-- the reporting time zone's offset for each distinct minute: converting each event to $tz
+-- costs more than the rest of its row, and every time zone has kept whole-minute offsets
+-- for a century (see affected_days.sql)
+minute_offsets as (
+    select
+        minute,
+        (to_timestamp(minute * 60) at time zone $tz) - make_timestamp(minute * 60000000)
+            as utc_offset
+    from (select distinct minute from browser_utc)
+),
+
+browser_window as not materialized (
+    select
+        b.* exclude (minute),
+        make_timestamp(epoch_us(b.event_timestamp)) + o.utc_offset as local_ts,
+        local_ts::date as event_date
+    from browser_utc as b
+    inner join minute_offsets as o using (minute)
 ),
 
 -- Deduplication: a line loaded twice keeps its first-loaded copy. Ordering every key's copies
