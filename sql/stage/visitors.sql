@@ -28,8 +28,14 @@ touched as (
       and session_date in (select unnest($days::date[])) and visitor_id is not null
 ),
 
+-- each visit's order among its visitor's visits (by start, then id): the first and last visit
+-- are then found by a number, cheaper than comparing (start, id) pairs in every aggregate
 sessions as (
-    select * from stage.sessions where visitor_id in (select visitor_id from touched)
+    select
+        *,
+        row_number() over (partition by visitor_id order by session_start, session_id) as n
+    from stage.sessions
+    where visitor_id in (select visitor_id from touched)
 ),
 
 final as (
@@ -42,12 +48,12 @@ final as (
         count(*) as sessions,
         sum(orders) as orders,
         sum(revenue)::decimal(18, 2) as revenue,
-        coalesce(arg_min(utm_source, (session_start, session_id)), '(none)') as first_utm_source,
-        arg_min(utm_medium, (session_start, session_id)) as first_utm_medium,
-        arg_min(utm_campaign, (session_start, session_id)) as first_utm_campaign,
-        arg_min(referer_medium, (session_start, session_id)) as first_referer_medium,
-        arg_max(geo_country, (session_start, session_id)) as geo_country,
-        arg_max(device_type, (session_start, session_id)) as device_type
+        coalesce(arg_min(utm_source, n), '(none)') as first_utm_source,
+        arg_min(utm_medium, n) as first_utm_medium,
+        arg_min(utm_campaign, n) as first_utm_campaign,
+        arg_min(referer_medium, n) as first_referer_medium,
+        arg_max(geo_country, n) as geo_country,
+        arg_max(device_type, n) as device_type
     from sessions
     group by visitor_id
 )
