@@ -88,14 +88,15 @@ def _value(c: Column, field: str) -> tuple[str, str]:
 
 
 def _dense(columns: list[Column]) -> str:
-    """SQL over a dense landing file (`$path`, no empty line): every line's fields typed, and
-    `_fits`, whether the line fits the contract whole.
+    """SQL over dense landing files (the list `$paths`, no empty line in any): every line's
+    fields typed, `_fits`, whether the line fits the contract whole, and `file_index`, which
+    of the files it is from.
 
     One JSON parse per line, into a map of every key to its value as text, so that the same
     parse gives the values and tells a line with a field the contract does not know (its map
-    has more keys than known ones). Read in parallel, in file order: created as a table, row
-    N of the result is line N of the file (its rowid is N - 1), which is how the rows get their
-    line numbers without a row_number() window, which would run on one thread.
+    has more keys than known ones). Read in parallel, in file order and line order: created as
+    a table, the lines of each file are consecutive rows, so a row's rowid gives its line
+    number without a row_number() window, which would run on one thread.
     """
     typed, fits = [], []
     for c in columns:
@@ -108,9 +109,9 @@ def _dense(columns: list[Column]) -> str:
     known = " + ".join(f"map_contains(m, {_lit(c.name)})::int" for c in columns)
     fits.append(f"cardinality(m) = {known}")
     return f"""
-        select {", ".join(typed)}, {" and ".join(fits)} as _fits
+        select {", ".join(typed)}, {" and ".join(fits)} as _fits, file_index
         from read_json(
-            $path, format = 'newline_delimited', records = false,
+            $paths, format = 'newline_delimited', records = false,
             columns = {{'m': 'MAP(VARCHAR, VARCHAR)'}}, maximum_object_size = {MAX_LINE_BYTES}
         )
     """
@@ -161,13 +162,25 @@ def _parsed(columns: list[Column]) -> str:
 
 @dataclass
 class Prepared:
-    """One landed file parsed and typed, ready to commit: the Parquet data files holding its
-    accepted rows, how many, and the temp table of its rejected lines (if any)."""
+    """One landed file parsed and typed, ready to commit: how many of its rows the batch's
+    data files hold and the temp table of its rejected lines (if any)."""
 
     landed: tuple
-    data_files: list[str] = field(default_factory=list)
     rows_loaded: int = 0
     rejects: str | None = None
+
+
+@dataclass
+class DataFile:
+    """A Parquet data file written for a batch and the landed files whose rows it holds."""
+
+    path: str
+    members: frozenset[str]
+
+
+# Dense files are read together and written as one data file, up to about this many lines: a
+# backlog of small files then costs one read and one data file per million lines, not per file.
+DENSE_LINES = 1_000_000
 
 
 def _data_file(data_dir: str) -> str:
@@ -181,78 +194,154 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: str, params: dict) -
     ).fetchone()[0]
 
 
-def prepare_file(
+def dense_groups(files: list[tuple], max_lines: int = DENSE_LINES) -> list[list[tuple]]:
+    """The dense files (no empty line: `lines_blank` is 0) in consecutive groups of at most
+    `max_lines` lines; a larger file is a group of its own."""
+    groups: list[list[tuple]] = []
+    lines = 0
+    for f in files:
+        if f[5] != 0:
+            continue
+        if not groups or (lines + f[3] > max_lines and groups[-1]):
+            groups.append([])
+            lines = 0
+        groups[-1].append(f)
+        lines += f[3]
+    return groups
+
+
+def prepare_batch(
     con: duckdb.DuckDBPyConnection,
     columns: list[Column],
-    landed: tuple,
+    files: list[tuple],
     batch_id: str,
     loaded_at: datetime,
     data_dir: str,
-    tag: str,
-) -> Prepared:
-    """Parse, type and write one landed file as raw data files, outside any lake transaction.
+) -> tuple[list[Prepared], list[DataFile]]:
+    """Parse, type and write a batch of landed files as raw data files, outside any lake
+    transaction.
 
-    A dense file is read by `_dense` (one parse per line, in parallel) and the lines that fit
-    whole are written straight to a data file. The lines that do not, or every line of a file
-    with empty lines or one `_dense` cannot read (a key repeated within a line), go through
-    `_parsed`: its accepted rows (with `_unmapped`) become a second data file, its rejected
-    rows the temp table `_rejects_<tag>`. Every line ends up in exactly one of them.
+    Dense files are read together by `_dense` (one parse per line, in parallel) and the lines
+    that fit whole are written straight to one data file per group (`dense_groups`). The lines
+    that do not (a line that repeats a key among them: its map has more entries than known
+    keys), and every line of a file with empty lines or of one `_dense` cannot read, go through
+    `_parsed`: its accepted rows (with `_unmapped`) become
+    a data file of that file, its rejected rows the temp table `_rejects_<n>`. Every line ends
+    up in exactly one of them.
     """
-    landing_uri, source_uri, _, lines_in, lines_invalid, lines_blank = landed
-    lineage = {"source": source_uri, "batch": batch_id, "loaded_at": loaded_at,
-               "source_date": _source_date(source_uri)}
-    names = ", ".join(_ident(c.name) for c in columns)
-    out = Prepared(landed)
-    typed = f"_typed_{tag}"
+    prepared = {f[0]: Prepared(f) for f in files}
+    written: list[DataFile] = []
+    tags = {f[0]: str(i) for i, f in enumerate(files)}
+    lineage = {"batch": batch_id, "loaded_at": loaded_at}
+
+    def by_line(landed: tuple, restrict: str = "") -> None:
+        _prepare_lines(con, columns, landed, restrict, lineage, data_dir,
+                       prepared[landed[0]], written, tags[landed[0]])
+
+    def dense(group: list[tuple]) -> None:
+        done = _prepare_dense(con, columns, group, lineage, data_dir, prepared, written, by_line)
+        if not done:  # one of the files breaks the joint read: read them one by one
+            for landed in group:
+                if len(group) == 1:
+                    by_line(landed)
+                else:
+                    dense([landed])
+
     try:
-        rest = _prepare_dense(con, columns, landed, typed, lineage, data_dir, out)
-        if rest == "done":
-            return out
-        out.rejects = f"_rejects_{tag}"
-        con.execute(
-            f"create or replace temp table {out.rejects} as "
-            f"select p.* from ({_parsed(columns)}) p {rest}",
-            {"path": landing_uri},
-        )
+        for group in dense_groups(files):
+            dense(group)
+        for landed in files:
+            if landed[5] != 0:
+                by_line(landed)
+    except BaseException:
+        for data in written:
+            remove(data.path)
+        raise
+    return list(prepared.values()), written
+
+
+def _prepare_dense(con, columns, group, lineage, data_dir, prepared, written, by_line) -> bool:
+    """The `_dense` part of `prepare_batch` for one group of dense files: False when the group
+    cannot be read together (a file `_dense` cannot read, or whose line count is off)."""
+    paths = [f[0] for f in group]
+    try:
+        con.execute(f"create or replace temp table _typed as {_dense(columns)}",
+                    {"paths": paths})
+    except duckdb.Error as exc:
+        log.info("%s: %s; reading file by file", paths[0] if len(paths) == 1 else
+                 f"{len(paths)} files", first_line(exc))
+        return False
+    try:
+        found = {
+            i: (n, lo, unfit)
+            for i, n, lo, unfit in con.execute(
+                "select file_index, count(*), min(rowid), count(*) filter (where not _fits) "
+                "from _typed group by file_index"
+            ).fetchall()
+        }
+        bases, base = [], 0
+        for i, landed in enumerate(group):
+            n, lo, _ = found.get(i, (0, base, 0))
+            if n != landed[3] or lo != base:  # the numbering would be off
+                return False
+            bases.append(base)
+            base += n
+        fits = base - sum(unfit for _, _, unfit in found.values())
+        if fits:
+            target = _data_file(data_dir)
+            names = ", ".join(f"t.{_ident(c.name)}" for c in columns)
+            copied = _copy(con, f"""
+                select {names}, null::json as _unmapped, f.source as _source_file,
+                       t.rowid - f.base + 1 as _line_no, $batch as _batch_id,
+                       $loaded_at::timestamptz as _loaded_at, f.source_date as _source_date
+                from _typed as t
+                inner join (
+                    select unnest($indexes) as file_index, unnest($sources) as source,
+                           unnest($dates) as source_date, unnest($bases) as base
+                ) as f using (file_index)
+                where t._fits""", target, {
+                **lineage,
+                "indexes": list(range(len(group))),
+                "sources": [f[1] for f in group],
+                "dates": [_source_date(f[1]) for f in group],
+                "bases": bases,
+            })
+            written.append(DataFile(target, frozenset(paths)))
+            if copied != fits:
+                raise ReconciliationError(f"{target}: {copied} rows written, {fits} expected")
+        for i, landed in enumerate(group):
+            n, _, unfit = found.get(i, (0, 0, 0))
+            prepared[landed[0]].rows_loaded += n - unfit
+            if unfit:
+                by_line(landed, f"semi join (select rowid - {bases[i]} + 1 as n from _typed "
+                                f"where file_index = {i} and not _fits) u on u.n = p.line_no")
+        return True
     finally:
-        con.execute(f"drop table if exists {typed}")
+        con.execute("drop table if exists _typed")
+
+
+def _prepare_lines(con, columns, landed, restrict, lineage, data_dir, out: Prepared, written,
+                   tag: str) -> None:
+    """The `_parsed` part of `prepare_batch` for one file: its lines (those `restrict` keeps,
+    or all) typed, the accepted ones written to a data file, the rejected ones kept in
+    `_rejects_<tag>`."""
+    landing_uri, source_uri = landed[:2]
+    params = {**lineage, "source": source_uri, "source_date": _source_date(source_uri)}
+    out.rejects = f"_rejects_{tag}"
+    con.execute(
+        f"create or replace temp table {out.rejects} as "
+        f"select p.* from ({_parsed(columns)}) p {restrict}",
+        {"path": landing_uri},
+    )
     accepted = con.execute(f"select count(*) from {out.rejects} where _reason is null")
     if accepted.fetchone()[0]:
         target = _data_file(data_dir)
+        names = ", ".join(_ident(c.name) for c in columns)
         out.rows_loaded += _copy(con, f"""
             select {names}, case when _has_unmapped then line::json end as _unmapped,
                    {_LINEAGE_SQL.format("line_no")}
-            from {out.rejects} where _reason is null""", target, lineage)
-        out.data_files.append(target)
-    return out
-
-
-def _prepare_dense(con, columns, landed, typed, lineage, data_dir, out: Prepared) -> str:
-    """The `_dense` part of `prepare_file`: "done" when it took every line, else the join
-    that restricts `_parsed` to the lines it left ("" for all of them)."""
-    landing_uri, _, _, lines_in, _, lines_blank = landed
-    if lines_blank != 0:
-        return ""
-    try:
-        con.execute(f"create or replace temp table {typed} as {_dense(columns)}",
-                    {"path": landing_uri})
-    except duckdb.Error as exc:
-        log.info("%s: %s; reading it line by line", landing_uri, first_line(exc))
-        return ""
-    read, unfit = con.execute(
-        f"select count(*), count(*) filter (where not _fits) from {typed}"
-    ).fetchone()
-    if read != lines_in:  # the numbering would be off: read it line by line
-        return ""
-    target = _data_file(data_dir)
-    names = ", ".join(_ident(c.name) for c in columns)
-    out.rows_loaded = _copy(con, f"""
-        select {names}, null::json as _unmapped, {_LINEAGE_SQL.format("rowid + 1")}
-        from {typed} where _fits""", target, lineage)
-    out.data_files.append(target)
-    if not unfit:
-        return "done"
-    return f"semi join (select rowid + 1 as n from {typed} where not _fits) u on u.n = p.line_no"
+            from {out.rejects} where _reason is null""", target, params)
+        written.append(DataFile(target, frozenset([landing_uri])))
 
 
 # the lineage columns of a raw row, bound per file; {} is the line number
@@ -275,14 +364,10 @@ def load_file(
     batch_id: str,
     run_id: str,
 ) -> tuple[int, int, int, dict[str, int]]:
-    """Commit one prepared file inside the caller's transaction: its data files join
-    `raw.<stream>`, its rejected lines `ops.rejected_rows`, and its ledger row is written.
-    Returns (rows_in, rows_loaded, rows_rejected, reasons)."""
+    """Commit one prepared file inside the caller's transaction (its rows are in data files
+    the caller adds): its rejected lines go to `ops.rejected_rows` and its ledger row is
+    written. Returns (rows_in, rows_loaded, rows_rejected, reasons)."""
     landing_uri, source_uri, rejected_uri, lines_in, _, _ = prepared.landed
-    for path in prepared.data_files:
-        con.execute(
-            "call ducklake_add_data_files('lake', ?, ?, schema => 'raw')", [stream, path]
-        )
     loaded = prepared.rows_loaded
     reasons: dict[str, int] = {}
     if prepared.rejects or rejected_uri:
@@ -377,12 +462,13 @@ def load_stream(con: duckdb.DuckDBPyConnection, stream: str, run_id: str) -> Loa
     the usual hour, consecutive batches of about `BATCH_LINES` lines for a backlog.
 
     Each batch's files are parsed and written as Parquet data files first, outside the
-    transaction (`prepare_file`); the transaction only adds those files to the table, writes
+    transaction (`prepare_batch`); the transaction only adds those files to the table, writes
     the rejected rows and the ledger, and commits. The pending list is read again inside it,
     so a retry after a conflict or a crash never loads a file twice (a file another load
-    committed meanwhile is skipped and its data files deleted, one that landed meanwhile waits
-    for the next load; two loads of one stream at the same time are kept apart by the
-    pipeline's stream lock, since DuckLake does not conflict appends). A crash before the
+    committed meanwhile is skipped and its data files deleted, and the files that shared a
+    data file with it wait for the next load, as does one that landed meanwhile; two loads of
+    one stream at the same time are kept apart by the pipeline's stream lock, since DuckLake
+    does not conflict appends). A crash before the
     commit leaves data files no snapshot knows: `clicklake maintain` deletes such orphans.
     The snapshot's commit message carries the batch id; `batch_id` is the last one.
     """
@@ -417,27 +503,29 @@ def _load_batch(
     data_dir: str,
 ) -> LoadResult:
     batch_id = f"{run_id}-{stream}-{uuid4().hex[:8]}"
-    loaded_at = datetime.now(UTC)
-    prepared: list[Prepared] = []
-    committed: set[str] = set()  # landing files whose data files the commit took
+    prepared, written = prepare_batch(con, columns, files, batch_id, datetime.now(UTC), data_dir)
+    added: set[str] = set()  # data files the commit took
     try:
-        for i, landed in enumerate(files):
-            prepared.append(
-                prepare_file(con, columns, landed, batch_id, loaded_at, data_dir, str(i))
-            )
 
         def attempt() -> LoadResult:
-            committed.clear()
+            added.clear()
             result = LoadResult(stream, batch_id=batch_id)
             with transaction(con):
                 still = {f[0] for f in pending_files(con, stream)}
-                todo = [p for p in prepared if p.landed[0] in still]
+                # a data file goes in whole or not at all: when another load committed one of
+                # its files first, the others wait for the next load (they stay pending)
+                data = [d for d in written if d.members <= still]
+                ready = still - {m for d in written if not d.members <= still for m in d.members}
+                todo = [p for p in prepared if p.landed[0] in ready]
                 if not todo:
                     return result
                 con.execute(
                     "call lake.set_commit_message('clicklake', ?, extra_info => ?)",
                     [f"load {stream}", json.dumps({"batch_id": batch_id, "run_id": run_id})],
                 )
+                for d in data:
+                    con.execute("call ducklake_add_data_files('lake', ?, ?, schema => 'raw')",
+                                [stream, d.path])
                 for p in todo:
                     rows_in, loaded, rejected, reasons = load_file(con, stream, p, batch_id,
                                                                    run_id)
@@ -447,18 +535,18 @@ def _load_batch(
                     result.rows_rejected += rejected
                     for reason, n in reasons.items():
                         result.reasons[reason] = result.reasons.get(reason, 0) + n
-                committed.update(p.landed[0] for p in todo)
+                added.update(d.path for d in data)
             return result
 
         return retry_transaction(attempt)
     except BaseException:
-        committed.clear()  # nothing of a failed load is in the lake
+        added.clear()  # nothing of a failed load is in the lake
         raise
     finally:
         for p in prepared:
             if p.rejects:
                 con.execute(f"drop table if exists {p.rejects}")
-            # data files of a failed load, or of a file another load committed first
-            if p.landed[0] not in committed:
-                for path in p.data_files:
-                    remove(path)
+        # data files of a failed load, or of files another load committed first
+        for d in written:
+            if d.path not in added:
+                remove(d.path)

@@ -196,3 +196,54 @@ def test_a_file_landed_before_empty_lines_were_counted_loads_line_by_line(lake):
         "select count(*) from ducklake_list_files('lake', 'device_events', schema => 'raw')"
     ).fetchone()[0]
     assert files == 1  # one pass for every line (the dense read would have made two)
+
+
+def _data_files(con, stream):
+    return con.execute(
+        "select count(*) from ducklake_list_files('lake', ?, schema => 'raw')", [stream]
+    ).fetchone()[0]
+
+
+def _rows_by_file(con):
+    return con.execute(
+        "select regexp_extract(_source_file, '/(\\w+)\\.jsonl', 1), _line_no, click_id "
+        "from raw.device_events order by all"
+    ).fetchall()
+
+
+def test_the_dense_files_of_a_batch_are_read_together_into_one_data_file(lake):
+    settings, con = lake
+    _land(settings, con, "device_events", DEVICE_LINES, name="a")
+    _land(settings, con, "device_events", [{"click_id": f"b{i}"} for i in range(1, 4)], name="b")
+    result = load_stream(con, "device_events", "run1")
+    assert (result.files, result.rows_in, result.rows_loaded, result.rows_rejected) == (2, 9, 8, 1)
+    assert _rows_by_file(con) == [
+        ("a", 1, "c1"), ("a", 2, "c2"), ("a", 3, "c3"), ("a", 5, "c5"), ("a", 6, "c6"),
+        ("b", 1, "b1"), ("b", 2, "b2"), ("b", 3, "b3"),
+    ]
+    # one data file for the lines of both files that fit whole, one for a's line-by-line rest
+    assert _data_files(con, "device_events") == 2
+    ledger = con.execute(
+        "select regexp_extract(source_uri, '/(\\w+)\\.jsonl', 1), rows_in, rows_loaded, "
+        "rows_rejected from ops.load_ledger order by 1"
+    ).fetchall()
+    assert ledger == [("a", 6, 5, 1), ("b", 3, 3, 0)]
+
+
+def test_when_the_joint_read_fails_each_file_is_read_on_its_own(lake, monkeypatch):
+    settings, con = lake
+    _land(settings, con, "device_events", [{"click_id": "a1"}, {"click_id": "a2"}], name="a")
+    _land(settings, con, "device_events", DEVICE_LINES, name="b")
+    _land(settings, con, "device_events", [{"click_id": "c1"}], name="c")
+    dense = load_mod._dense
+    # a read of more than one file fails (as one unreadable file would make it)
+    monkeypatch.setattr(load_mod, "_dense", lambda columns: dense(columns).replace(
+        "select ", "select case when len($paths) > 1 then error('unreadable') end as _x, ", 1))
+    result = load_stream(con, "device_events", "run1")
+    assert (result.rows_in, result.rows_loaded, result.rows_rejected) == (9, 8, 1)
+    assert _rows_by_file(con) == [
+        ("a", 1, "a1"), ("a", 2, "a2"),
+        ("b", 1, "c1"), ("b", 2, "c2"), ("b", 3, "c3"), ("b", 5, "c5"), ("b", 6, "c6"),
+        ("c", 1, "c1"),
+    ]
+    assert _data_files(con, "device_events") == 4  # a, b's fitting lines, b's rest, c
