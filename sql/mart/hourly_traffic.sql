@@ -27,6 +27,7 @@ visits as (
     select
         session_id,
         session_start,
+        session_date,
         is_bounce,
         coalesce(utm_source, '(none)') as utm_source,
         coalesce(device_type, '(unknown)') as device_type,
@@ -42,7 +43,7 @@ started as (
         count(*) as sessions,
         count(*) filter (where is_bounce) as bounces
     from visits
-    where (session_start at time zone $tz)::date in (select day from days)
+    where session_date in (select day from days)
     group by all
 ),
 

@@ -47,9 +47,13 @@ entrances as (
 ),
 
 exits as (
-    select (session_end at time zone $tz)::date as date, exit_page as page_path, count(*) as exits
-    from visits
-    where (session_end at time zone $tz)::date in (select day from days) and exit_page is not null
+    select date, exit_page as page_path, count(*) as exits
+    from (
+        select (session_end at time zone $tz)::date as date, exit_page
+        from visits
+        where exit_page is not null
+    )
+    where date in (select day from days)
     group by all
 ),
 

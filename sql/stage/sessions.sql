@@ -42,13 +42,15 @@ events as (
 ),
 
 -- one pass over the events of the days around: a session belongs to the day it started
--- (its first event, in the reporting time zone): the having clause keeps the days' ones
+-- (its first event's event_date, the reporting time zone's day, which costs no conversion
+-- here): the having clause keeps the days' ones
 summary as (
     select
         session_id,
         any_value(visitor_id) as visitor_id,
         min(event_ts) as session_start,
         max(event_ts) as session_end,
+        arg_min(event_date, event_ts) as session_date,
         count(*) as events,
         count(*) filter (where is_pageview) as pageviews,
         count(*) filter (where ecommerce_action = 'add_to_cart') as add_to_carts,
@@ -65,7 +67,7 @@ summary as (
         any_value(geo_region) as geo_region
     from events
     group by session_id
-    having (min(event_ts) at time zone $tz)::date in (select day from days)
+    having arg_min(event_date, event_ts) in (select day from days)
 ),
 
 orders as (
@@ -81,7 +83,7 @@ final as (
         s.visitor_id,
         s.session_start,
         s.session_end,
-        (s.session_start at time zone $tz)::date as session_date,
+        s.session_date,
         date_diff('second', s.session_start, s.session_end) as duration_s,
         s.events,
         s.pageviews,
