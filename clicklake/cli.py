@@ -297,6 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `clicklake` command."""
+    if argv is None and "pandas" not in sys.modules:
+        # DuckDB's Python client imports pandas on the first query that binds a parameter,
+        # only to compare each value with pandas.NaT: most of a second to start and a quarter
+        # to exit, in a program that never makes a DataFrame. Without pandas it skips that.
+        sys.modules["pandas"] = None
     logging.basicConfig(
         level=os.environ.get("CLICKLAKE_LOG_LEVEL", "WARNING"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -10,13 +10,11 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import importlib
-import importlib.util
 import logging
 import os
 import random
 import re
 import sqlite3
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -125,17 +123,6 @@ def _catalog_exists(settings: Settings) -> bool:
     return True
 
 
-def _import_pandas_early() -> None:
-    """Start importing pandas on a thread, if it is installed and not imported yet.
-
-    DuckDB's Python client imports pandas the first time a query binds a parameter (it compares
-    each value with `pandas.NaT`), which takes most of a second. Started here, that import runs
-    while the catalog is attached and the first files are read, instead of stalling the first
-    query that has a parameter."""
-    if "pandas" not in sys.modules and importlib.util.find_spec("pandas") is not None:
-        threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True).start()
-
-
 def connect(read_only: bool = False, settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
     """Open the lake: extensions, S3 secret, DuckLake catalog attached as `lake`.
 
@@ -144,7 +131,6 @@ def connect(read_only: bool = False, settings: Settings | None = None) -> duckdb
     raises `LakeError` when there is no lake yet.
     """
     settings = settings or load_settings()
-    _import_pandas_early()
     try:
         catalog = settings.ducklake_catalog()
     except ConfigError as exc:
