@@ -31,6 +31,11 @@ cart_events as (
       and event_date between $first_day::date - 1 and $last_day::date
 ),
 
+-- only a visit with a purchase has baskets: the others' cart events need no ordering
+paying as (
+    select distinct session_id from cart_events where ecommerce_action = 'purchase'
+),
+
 -- basket n = the events after the visit's n-th purchase and up to its (n+1)-th
 sequenced as (
     select
@@ -40,6 +45,7 @@ sequenced as (
             rows between unbounded preceding and 1 preceding
         ) as basket
     from cart_events
+    semi join paying using (session_id)
 ),
 
 orders as (
