@@ -124,6 +124,7 @@ def build_stage(
     run_id: str,
     run_end: datetime,
     full: bool = False,
+    on_built: Callable[[transform.ModelRun], None] | None = None,
 ) -> dict:
     """Rebuild stage for the days the pending load batches touched (every day if `full`), in one
     transaction, then run the stage checks; a failed error check raises ChecksFailed before any
@@ -142,7 +143,8 @@ def build_stage(
     # costs less than one per model
     runs = []
     if days or full:
-        runs, _ = transform.build_together(con, stage, days, settings, gate=lambda: None)
+        runs, _ = transform.build_together(con, stage, days, settings, gate=lambda: None,
+                                           on_built=on_built)
     if days:
         checks.run_checks(con, settings, days, run_id, "stage", run_end)
     return {
@@ -160,6 +162,7 @@ def build_marts(
     run_end: datetime,
     days: list[str],
     batches: list[str],
+    on_built: Callable[[transform.ModelRun], None] | None = None,
 ) -> dict:
     """Rebuild the marts for `days` and run the mart checks, all in one transaction.
 
@@ -182,7 +185,7 @@ def build_marts(
 
         try:
             runs, results = transform.build_together(
-                con, marts, day_list, settings, gate=publish_if_clean
+                con, marts, day_list, settings, gate=publish_if_clean, on_built=on_built
             )
         except _Unpublished as unpublished:  # rolled back: record why, then fail the run
             checks.record(con, unpublished.results, run_id)
@@ -224,10 +227,13 @@ def build(
     run_id: str,
     run_end: datetime,
     full: bool = False,
+    on_built: Callable[[transform.ModelRun], None] | None = None,
 ) -> tuple[list[date], list[transform.ModelRun]]:
-    """Stage, then marts, for the pending batches (every day if `full`)."""
-    stage = build_stage(con, settings, run_id, run_end, full=full)
-    marts = build_marts(con, settings, run_id, run_end, stage["days"], stage["batches"])
+    """Stage, then marts, for the pending batches (every day if `full`); `on_built` hears of
+    each model as it is built."""
+    stage = build_stage(con, settings, run_id, run_end, full=full, on_built=on_built)
+    marts = build_marts(con, settings, run_id, run_end, stage["days"], stage["batches"],
+                        on_built=on_built)
     runs = [
         transform.ModelRun(name, rows, part["seconds"][name])
         for part in (stage, marts)
@@ -273,10 +279,13 @@ def run_hour(
             summary.loaded[stream] = res
             done(Step("load", stream, res.rows_loaded, secs,
                       message=f"{res.files} files, {res.rows_rejected} rejected"))
-        days, runs = build(con, settings, run_id, end)
+        def built(r: transform.ModelRun) -> None:  # shown as it happens, recorded below
+            if on_step:
+                on_step(Step("transform", r.name, r.rows, r.seconds))
+
+        days, runs = build(con, settings, run_id, end, on_built=built)
         summary.days = days
-        for r in runs:
-            done(Step("transform", r.name, r.rows, r.seconds))
+        summary.steps += [Step("transform", r.name, r.rows, r.seconds) for r in runs]
         results, secs = _timed(
             lambda: lake_checks(con, settings, run_id, end, [d.isoformat() for d in days])
         )

@@ -195,12 +195,14 @@ def build_together(
     days: list[date],
     settings: Settings,
     gate: Callable[[], T],
+    on_built: Callable[[ModelRun], None] | None = None,
 ) -> tuple[list[ModelRun], T]:
     """Rebuild `models` in ONE transaction and call `gate()` before committing it.
 
     `gate` sees the new tables (it runs inside the transaction); if it raises, nothing of the
     rebuild is published and readers keep the previous tables. The whole transaction is
-    retried on a write conflict.
+    retried on a write conflict. `on_built` hears of each model as it is built (to show
+    progress; a retried transaction builds them again).
     """
 
     def attempt() -> tuple[list[ModelRun], T]:
@@ -212,6 +214,8 @@ def build_together(
                 rows = _rebuild(con, model, days, settings, tables)
                 runs.append(ModelRun(model.name, rows, time.perf_counter() - t0))
                 log.info("built %s: %d rows in %.2fs", model.name, rows, runs[-1].seconds)
+                if on_built:
+                    on_built(runs[-1])
             return runs, gate()
 
     return retry_transaction(attempt)

@@ -480,3 +480,25 @@ def test_a_stage_model_that_fails_leaves_all_of_stage_as_it_was(tmp_path, monkey
     pipeline.build_stage(con, settings, "fixed", END, full=True)
     assert con.execute("select count(*) from stage.events").fetchone()[0] > left
     con.close()
+
+
+def test_each_model_is_shown_as_it_is_built_and_recorded_once(tmp_path, monkeypatch):
+    settings = load_settings({"CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "/none"})
+    hour = datetime(2024, 3, 1, 10, tzinfo=UTC)
+    generate(settings.source_uri, hour, 1, events_per_hour=300, seed=5)
+    seen: list[str] = []
+    build_marts = pipeline.build_marts
+
+    def marts(*args, **kwargs):
+        seen.append("marts start")
+        return build_marts(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "build_marts", marts)
+    con = connect(settings=settings)
+    summary = pipeline.run_hour(con, settings, hour, on_step=lambda s: seen.append(s.target))
+    con.close()
+    models = [m.name for m in transform.discover()]
+    # the stage models are shown before the marts are even started, not all at the end
+    assert seen.index("stage.events") < seen.index("marts start") < seen.index("mart.daily_kpis")
+    recorded = [s.target for s in summary.steps if s.step == "transform"]
+    assert sorted(recorded) == sorted(models)
