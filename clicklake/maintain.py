@@ -111,9 +111,22 @@ def compact(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 def expire_snapshots(con: duckdb.DuckDBPyConnection, older_than: datetime) -> int:
     """Expire snapshots taken before `older_than` (the current one always stays); returns how
-    many. Time travel cannot go further back afterwards."""
-    sql = f"call ducklake_expire_snapshots('lake', older_than => {_ts(older_than)})"
-    return len(_call(con, sql))
+    many. Time travel cannot go further back afterwards.
+
+    The snapshots are chosen here and expired by id: on a SQLite catalog, where a snapshot's
+    time is stored as text, `ducklake_expire_snapshots(older_than => ...)` also takes every
+    snapshot of the cut-off's own day, even those after it."""
+
+    ids = [r[0] for r in con.execute(
+        f"""
+        select snapshot_id from lake.snapshots()
+        where snapshot_time < {_ts(older_than)}
+          and snapshot_id < (select max(snapshot_id) from lake.snapshots())
+        """
+    ).fetchall()]
+    if not ids:
+        return 0
+    return len(_call(con, f"call ducklake_expire_snapshots('lake', versions => {ids})"))
 
 
 def cleanup_files(con: duckdb.DuckDBPyConnection, older_than: datetime) -> dict[str, int]:
@@ -121,9 +134,15 @@ def cleanup_files(con: duckdb.DuckDBPyConnection, older_than: datetime) -> dict[
     that no snapshot knows (left by a crashed writer) and are older than that.
 
     The cut-off protects readers still scanning a replaced file and writers that have written a
-    file but not committed it yet.
+    file but not committed it yet. Files scheduled for deletion go from the start of the
+    cut-off's day (UTC) back: on a SQLite catalog, where the schedule is stored as text,
+    `ducklake_cleanup_old_files` takes every file of the cut-off's own day, even those
+    scheduled after it, so it is given the day's start instead (a file goes a day late at
+    most, never early).
     """
-    old = _call(con, f"call ducklake_cleanup_old_files('lake', older_than => {_ts(older_than)})")
+    day = datetime.combine(older_than.astimezone(UTC).date(), datetime.min.time(), UTC)
+    before_day = day - timedelta(microseconds=1)
+    old = _call(con, f"call ducklake_cleanup_old_files('lake', older_than => {_ts(before_day)})")
     orphaned = _call(
         con, f"call ducklake_delete_orphaned_files('lake', older_than => {_ts(older_than)})"
     )

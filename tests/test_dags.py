@@ -280,7 +280,9 @@ def test_lake_maintenance_changes_no_table_and_leaves_one_file_per_table(dagbag,
     with connect(read_only=True, settings=settings) as con:
         snapshots_before = file_stats(con, settings).snapshots
     env = {**_env(settings.home), "CLICKLAKE_SNAPSHOT_RETENTION_HOURS": "0"}
-    [run] = _run_dag(dagbag, "lake_maintenance", env, [datetime.now(UTC)])
+    # the retentions count back from the end of the run's data interval, the last 03:30 before
+    # its logical date: a day ahead, that end follows every snapshot the lake has
+    [run] = _run_dag(dagbag, "lake_maintenance", env, [datetime.now(UTC) + timedelta(days=1)])
     assert run.state == "success"
     assert _tables(settings) == before
     with connect(read_only=True, settings=settings) as con:

@@ -116,3 +116,38 @@ def test_the_cli_prints_file_counts_before_and_after(lake, capsys, monkeypatch):
     assert main(["maintain"]) == 0
     err = capsys.readouterr().err
     assert "live_files" in err and "stored_bytes" in err and "->" in err
+
+
+def test_a_cut_off_within_the_day_expires_only_the_snapshots_before_it(lake):
+    settings, con = lake
+    times = [r[0] for r in con.execute(
+        "select snapshot_time from lake.snapshots() order by snapshot_id").fetchall()]
+    cut = times[len(times) // 2]  # the middle snapshot's time, on the same day as the others
+    older = sum(t < cut for t in times)
+    assert 0 < older < len(times) - 1
+    assert maintain.expire_snapshots(con, cut) == older
+    left = [r[0] for r in con.execute("select snapshot_time from lake.snapshots()").fetchall()]
+    assert min(left) == cut and len(left) == len(times) - older
+
+
+def test_files_replaced_after_the_cut_off_are_not_deleted(tmp_path):
+    settings = _settings(tmp_path)
+    generate(settings.source_uri, H0, 2, events_per_hour=200, seed=4)
+    con = connect(settings=settings)
+    for h in range(2):
+        pipeline.run_hour(con, settings, H0 + timedelta(hours=h))
+    replaced_at = datetime.now(UTC)
+    assert maintain.compact(con)["files_merged"] > 0  # the merged files wait for deletion
+    scheduled = ("select count(*) from "
+                 "__ducklake_metadata_lake.ducklake_files_scheduled_for_deletion")
+    waiting = con.execute(scheduled).fetchone()[0]
+    assert waiting > 0
+    # a cut-off earlier the same day (or just before midnight) keeps them
+    earlier = max(replaced_at - timedelta(minutes=1),
+                  replaced_at.replace(hour=0, minute=0, second=0, microsecond=0))
+    assert maintain.cleanup_files(con, earlier)["old_files_deleted"] == 0
+    assert con.execute(scheduled).fetchone()[0] == waiting
+    # a cut-off a day later deletes them
+    assert maintain.cleanup_files(con, replaced_at + timedelta(days=1))["old_files_deleted"] > 0
+    assert con.execute(scheduled).fetchone()[0] == 0
+    con.close()
