@@ -194,22 +194,6 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: str, params: dict) -
     ).fetchone()[0]
 
 
-def dense_groups(files: list[tuple], max_lines: int = DENSE_LINES) -> list[list[tuple]]:
-    """The dense files (no empty line: `lines_blank` is 0) in consecutive groups of at most
-    `max_lines` lines; a larger file is a group of its own."""
-    groups: list[list[tuple]] = []
-    lines = 0
-    for f in files:
-        if f[5] != 0:
-            continue
-        if not groups or (lines + f[3] > max_lines and groups[-1]):
-            groups.append([])
-            lines = 0
-        groups[-1].append(f)
-        lines += f[3]
-    return groups
-
-
 def prepare_batch(
     con: duckdb.DuckDBPyConnection,
     columns: list[Column],
@@ -221,13 +205,13 @@ def prepare_batch(
     """Parse, type and write a batch of landed files as raw data files, outside any lake
     transaction.
 
-    Dense files are read together by `_dense` (one parse per line, in parallel) and the lines
-    that fit whole are written straight to one data file per group (`dense_groups`). The lines
-    that do not (a line that repeats a key among them: its map has more entries than known
-    keys), and every line of a file with empty lines or of one `_dense` cannot read, go through
-    `_parsed`: its accepted rows (with `_unmapped`) become
-    a data file of that file, its rejected rows the temp table `_rejects_<n>`. Every line ends
-    up in exactly one of them.
+    Dense files (no empty line: `lines_blank` is 0) are read together by `_dense` (one parse
+    per line, in parallel), in consecutive groups of about `DENSE_LINES` lines, and the lines
+    that fit whole are written straight to one data file per group. The lines that do not (a
+    line that repeats a key among them: its map has more entries than known keys), and every
+    line of a file with empty lines or of one `_dense` cannot read, go through `_parsed`: its
+    accepted rows (with `_unmapped`) become a data file of that file, its rejected rows the
+    temp table `_rejects_<n>`. Every line ends up in exactly one of them.
     """
     prepared = {f[0]: Prepared(f) for f in files}
     written: list[DataFile] = []
@@ -239,16 +223,16 @@ def prepare_batch(
                        prepared[landed[0]], written, tags[landed[0]])
 
     def dense(group: list[tuple]) -> None:
-        done = _prepare_dense(con, columns, group, lineage, data_dir, prepared, written, by_line)
-        if not done:  # one of the files breaks the joint read: read them one by one
-            for landed in group:
-                if len(group) == 1:
-                    by_line(landed)
-                else:
-                    dense([landed])
+        if _prepare_dense(con, columns, group, lineage, data_dir, prepared, written, by_line):
+            return
+        if len(group) == 1:  # this file cannot be read densely: line by line
+            by_line(group[0])
+            return
+        for landed in group:  # one of the files breaks the joint read: one by one
+            dense([landed])
 
     try:
-        for group in dense_groups(files):
+        for group in batches([f for f in files if f[5] == 0], DENSE_LINES):
             dense(group)
         for landed in files:
             if landed[5] != 0:

@@ -247,3 +247,17 @@ def test_when_the_joint_read_fails_each_file_is_read_on_its_own(lake, monkeypatc
         ("c", 1, "c1"),
     ]
     assert _data_files(con, "device_events") == 4  # a, b's fitting lines, b's rest, c
+
+
+def test_dense_files_past_the_group_size_go_to_a_data_file_of_their_own(lake, monkeypatch):
+    settings, con = lake
+    monkeypatch.setattr(load_mod, "DENSE_LINES", 4)  # room for one 3-line file per group
+    _land(settings, con, "device_events", [{"click_id": f"a{i}"} for i in range(1, 4)], name="a")
+    _land(settings, con, "device_events", [{"click_id": f"b{i}"} for i in range(1, 4)], name="b")
+    result = load_stream(con, "device_events", "run1")
+    assert (result.rows_in, result.rows_loaded) == (6, 6)
+    assert _rows_by_file(con) == [
+        ("a", 1, "a1"), ("a", 2, "a2"), ("a", 3, "a3"), ("b", 1, "b1"), ("b", 2, "b2"),
+        ("b", 3, "b3"),
+    ]
+    assert _data_files(con, "device_events") == 2
