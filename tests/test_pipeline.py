@@ -502,3 +502,29 @@ def test_each_model_is_shown_as_it_is_built_and_recorded_once(tmp_path, monkeypa
     assert seen.index("stage.events") < seen.index("marts start") < seen.index("mart.daily_kpis")
     recorded = [s.target for s in summary.steps if s.step == "transform"]
     assert sorted(recorded) == sorted(models)
+
+
+@pytest.mark.parametrize("tz", ["Asia/Kolkata", "America/St_Johns"])  # +05:30 and -03:30
+def test_stage_days_and_hours_are_the_reporting_time_zones_across_its_midnight(tmp_path, tz):
+    from support import build_lake
+
+    settings = load_settings({"CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "/none",
+                              "CLICKLAKE_TIMEZONE": tz})
+    # two hours around the zone's local midnight (18:30 UTC in Kolkata, 03:30 in St John's)
+    start = datetime(2024, 3, 1, 18 if tz == "Asia/Kolkata" else 3, tzinfo=UTC)
+    build_lake(settings, start, 2)
+    con = connect(settings=settings)
+    off = con.execute(
+        """
+        select count(distinct event_date),
+               count(*) filter (where event_date <> (event_ts at time zone $tz)::date
+                                   or event_hour <> date_trunc('hour', event_ts at time zone $tz))
+        from stage.events
+        """, {"tz": tz}).fetchone()
+    assert off == (2, 0)  # both local days, and every event's day and hour as converted
+    wrong = con.execute(
+        "select count(*) from stage.sessions "
+        "where session_date <> (session_start at time zone $tz)::date", {"tz": tz}
+    ).fetchone()[0]
+    assert wrong == 0
+    con.close()
