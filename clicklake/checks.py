@@ -25,8 +25,10 @@ from pathlib import Path
 
 import duckdb
 
+from clicklake import sources
 from clicklake.config import Settings
 from clicklake.lake import SQL_DIR, retry_transaction, transaction
+from clicklake.sqltext import header
 
 log = logging.getLogger(__name__)
 SEVERITIES = ("error", "warn")
@@ -58,24 +60,28 @@ class CheckResult:
         return self.failing_rows == 0
 
 
-def _header(sql: str, key: str) -> str | None:
-    found = re.search(rf"^--\s*{key}:\s*(\w+)", sql, re.M)
-    return found.group(1) if found else None
-
-
 def discover(sql_dir: Path = SQL_DIR, layer: str | None = None) -> list[Check]:
-    """Every check in `sql/checks` (of one `layer` if given), by name."""
+    """Every check in `sql/checks` (of one `layer` if given), by name. A check whose header has
+    `-- union: <file>` reads `source_rows`: every source format's `<file>`, unioned, with a
+    `source_format` column (see sources.union_sql)."""
     checks = []
     for path in sorted((sql_dir / "checks").glob("*.sql")):
         sql = path.read_text()
-        level = _header(sql, "severity") or "error"
-        phase = _header(sql, "layer") or "stage"
+        head = header(sql)
+        level = head.get("severity", "error")
+        phase = head.get("layer", "stage")
         if level not in SEVERITIES:
             raise ValueError(f"{path}: severity must be one of {SEVERITIES}, not {level!r}")
         if phase not in LAYERS:
             raise ValueError(f"{path}: layer must be one of {LAYERS}, not {phase!r}")
         if phase == "stage" and re.search(r"\bmart\.", sql):
             raise ValueError(f"{path}: reads mart tables, so it needs '-- layer: mart'")
+        if "union" in head:
+            rows = sources.union_sql(head["union"])
+            if rows is None:
+                raise ValueError(f"{path}: no source format has {head['union']}")
+            body = sql.rstrip().rstrip(";")
+            sql = f"with source_rows as (\n{rows}\n)\nselect * from (\n{body}\n)"
         described = re.search(r"^--\s*checks\.\w+:\s*(.*)$", sql, re.M)
         checks.append(
             Check(path.stem, level, phase, described.group(1) if described else "", sql)
@@ -91,7 +97,9 @@ def evaluate(
     run_end: datetime,
 ) -> list[CheckResult]:
     """Run the checks over `days` on `con` (inside the caller's transaction, if any)."""
-    params = {"days": days, "tz": settings.timezone, "run_end": run_end}
+    params = {"days": days, "tz": settings.timezone, "run_end": run_end,
+              "first_day": min(days) if days else None,
+              "last_day": max(days) if days else None, "sources": sources.as_json()}
     results = []
     for check in checks:
         used = {k: v for k, v in params.items() if f"${k}" in check.sql}

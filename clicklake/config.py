@@ -13,8 +13,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-STREAMS = ("browser_events", "device_events", "geo_events", "location_events", "products")
-
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message says which and how to fix it."""
@@ -43,7 +41,8 @@ class Settings:
     schedule_start: str = "2024-03-01T00"
     snapshot_retention_hours: int = 168
     landing_retention_days: int = 30
-    streams: tuple[str, ...] = STREAMS
+    # every stream the source formats declare (sql/sources/*/source.toml)
+    streams: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Derived defaults all hang off CLICKLAKE_HOME so one variable moves the whole lake.
@@ -59,6 +58,10 @@ class Settings:
         for name, value in defaults.items():
             if not getattr(self, name):
                 object.__setattr__(self, name, value)
+        if not self.streams:
+            from clicklake.sources import streams
+
+            object.__setattr__(self, "streams", streams())
         minimum = {"lookback_hours": 0, "workers": 1, "max_active_runs": 1,
                    "retry_delay_seconds": 0, "snapshot_retention_hours": 0,
                    "landing_retention_days": 0}

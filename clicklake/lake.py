@@ -191,7 +191,8 @@ def first_line(exc: BaseException) -> str:
 
 
 def _init_lake(con: duckdb.DuckDBPyConnection) -> None:
-    """Create what is missing: schemas, then the tables of `sql/raw` and `sql/ops`."""
+    """Create what is missing: schemas, then every source format's raw tables
+    (`sql/sources/*/raw`) and the tables of `sql/ops`."""
     have = {
         (s, t)
         for s, t in con.execute(
@@ -202,10 +203,13 @@ def _init_lake(con: duckdb.DuckDBPyConnection) -> None:
         "select schema_name from duckdb_schemas() where database_name = 'lake'"
     ).fetchall()}
     todo = [s for s in SCHEMAS if s not in schemas]
+    from clicklake import sources  # the registry reads SQL_DIR from here
+
+    ops = sorted((SQL_DIR / "ops").glob("*.sql"))
     ddl = [
         path
-        for layer in ("raw", "ops")
-        for path in sorted((SQL_DIR / layer).glob("*.sql"))
+        for layer, paths in (("raw", sources.raw_ddl()), ("ops", ops))
+        for path in paths
         if (layer, path.stem) not in have
     ]
     columns = set(con.execute(

@@ -20,7 +20,6 @@ rebuilt whole. The pipeline rebuilds stage in one transaction and the marts in a
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,12 +29,13 @@ from pathlib import Path
 
 import duckdb
 
+from clicklake import sources
 from clicklake.config import Settings
 from clicklake.lake import SQL_DIR, T, retry_transaction, transaction
+from clicklake.sqltext import header_lines
 
 log = logging.getLogger(__name__)
 LAYERS = ("stage", "mart")
-_HEADER = re.compile(r"^--\s*([a-z_]+)(?:\s+([A-Za-z0-9_]+))?:\s*(.*)$")
 
 
 @dataclass
@@ -57,21 +57,17 @@ class Model:
 
 
 def parse_model(path: Path) -> Model:
-    """Read a model file and its `-- key: value` header."""
+    """Read a model file and its `-- key: value` header. A model whose header has `-- union:`
+    is conformed: its SQL is the union of every source format's `stage/<name>.sql` (each unit's
+    rows of the header's columns, with `source_format`), and its dependencies theirs."""
     sql = path.read_text()
     model = Model(f"{path.parent.name}.{path.stem}", path, sql)
     for line in sql.splitlines():
-        if not line.startswith("--"):
-            if line.strip():
-                break
-            continue
         if line.startswith(f"-- {model.name}:"):
             model.description = line.split(":", 1)[1].strip()
-            continue
-        m = _HEADER.match(line)
-        if not m:
-            continue
-        key, arg, value = m.group(1), m.group(2), m.group(3).strip()
+            break
+    union = False
+    for key, arg, value in header_lines(sql):
         if key == "partition":
             model.partition = value
         elif key == "unique_key":
@@ -80,6 +76,16 @@ def parse_model(path: Path) -> Model:
             model.depends_on = [d.strip() for d in value.split(",") if d.strip()]
         elif key == "column" and arg:
             model.columns[arg] = value
+        elif key == "union":
+            union = True
+    if union:
+        unit_file = f"{model.schema}/{path.name}"
+        columns = [c for c in model.columns if c != "source_format"]
+        model.sql = sources.union_sql(unit_file, columns) or ""
+        if not model.sql:
+            raise ValueError(f"{path}: no source format has {unit_file}")
+        model.depends_on += [d for d in sources.depends_on(unit_file)
+                             if d not in model.depends_on and d != model.name]
     return model
 
 
@@ -238,24 +244,23 @@ def pending_batches(con: duckdb.DuckDBPyConnection) -> list[str]:
 def affected_days(
     con: duckdb.DuckDBPyConnection, batches: list[str], settings: Settings
 ) -> list[date]:
-    """The reporting days whose stage and mart rows the given load batches can change."""
+    """The reporting days whose stage and mart rows the given load batches can change: the
+    union of every source format's `affected_days.sql`."""
     if not batches:
         return []
-    sql = (SQL_DIR / "affected_days.sql").read_text()
+    sql = sources.union_sql("affected_days.sql", ["day"])
     params = {"batches": batches, "tz": settings.timezone}
-    return [r[0] for r in con.execute(sql, params).fetchall()]
+    return [r[0] for r in con.execute(
+        f"select distinct day from ({sql}) where day is not null order by day", params
+    ).fetchall()]
 
 
 def all_days(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[date]:
-    """Every reporting day that has an event in raw (what a full rebuild covers)."""
-    return [
-        r[0]
-        for r in con.execute(
-            "select distinct (event_timestamp at time zone $tz)::date from raw.browser_events "
-            "order by 1",
-            {"tz": settings.timezone},
-        ).fetchall()
-    ]
+    """Every reporting day that has an event in raw (what a full rebuild covers): the days of
+    every load batch."""
+    batches = [r[0] for r in con.execute(
+        "select distinct batch_id from ops.load_ledger order by 1").fetchall()]
+    return affected_days(con, batches, settings)
 
 
 def mark_transformed(con: duckdb.DuckDBPyConnection, batches: list[str], run_id: str) -> None:

@@ -20,9 +20,11 @@ import pytest
 
 from clicklake import load as load_mod
 from clicklake import orchestrate, pipeline
-from clicklake.config import STREAMS, load_settings
+from clicklake.config import load_settings
 from clicklake.generate import generate
 from clicklake.lake import connect
+from clicklake.sources import format_of
+from clicklake.sources import streams as registered_streams
 
 REPO = Path(__file__).resolve().parents[1]
 DAGS = REPO / "airflow" / "dags"
@@ -30,6 +32,8 @@ H0 = datetime(2024, 3, 1, 0, tzinfo=UTC)
 HOURS = [H0, H0 + timedelta(hours=1)]
 # columns that say where or when a row was loaded, not what it is
 LINEAGE = {"source_file", "batch_id", "rejected_at"}
+# the generated source is the tracker's
+STREAMS = format_of("browser_events").streams
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +103,7 @@ def _no_limit(dag):
 def test_extract_and_load_run_per_stream_before_the_pooled_rebuilds(dagbag):
     dag = dagbag.get_dag("clickstream_hourly")
     tasks = dag.task_dict
-    assert tasks["extract"].op_kwargs_expand_input.value["stream"] == list(STREAMS)
+    assert tasks["extract"].op_kwargs_expand_input.value["stream"] == list(registered_streams())
     assert tasks["load_raw"].upstream_task_ids == {"extract"}
     assert tasks["build_stage"].upstream_task_ids == {"load_raw"}
     assert tasks["build_marts"].upstream_task_ids == {"build_stage"}
@@ -248,7 +252,7 @@ def test_two_airflow_hours_leave_the_lake_the_cli_leaves(airflow_lake, cli_lake)
 def test_a_task_that_died_mid_way_was_retried_with_no_duplicate_and_no_missing_row(airflow_lake):
     settings, runs = airflow_lake
     tries = {(ti.task_id, ti.map_index): ti.try_number for ti in runs[0].get_task_instances()}
-    assert tries[("load_raw", STREAMS.index("browser_events"))] == 2
+    assert tries[("load_raw", registered_streams().index("browser_events"))] == 2
     assert tries[("build_marts", -1)] == 2
     expected = _source_lines(settings.home / "source")
     con = connect(read_only=True, settings=settings)

@@ -1,4 +1,5 @@
--- checks.events_have_session: every event belongs to a visit that stage.sessions knows.
+-- checks.events_have_session: every event of a visit belongs to a visit that stage.sessions
+-- knows (events in no visit have no session_id).
 -- severity: error
 -- layer: stage
 with
@@ -17,4 +18,4 @@ sessions as (
 select e.event_id, e.session_id
 from stage.events as e
 anti join sessions as s using (session_id)
-where e.event_date in (select day from days)
+where e.event_date in (select day from days) and e.session_id is not null

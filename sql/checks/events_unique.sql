@@ -1,8 +1,8 @@
--- checks.events_unique: no event appears twice in stage.events.
+-- checks.events_unique: no event appears twice in stage.events (ids are unique per format).
 -- severity: error
 -- layer: stage
-select event_id, count(*) as copies
+select source_format, event_id, count(*) as copies
 from stage.events
 where event_date in (select unnest($days::date[]))
-group by event_id
+group by source_format, event_id
 having count(*) > 1

@@ -1,14 +1,16 @@
 -- mart.daily_kpis: one row per day in the reporting time zone.
 -- partition: date
 -- depends_on: stage.events, stage.sessions, stage.orders, stage.visitors
--- Sessions count on the day they start; orders and revenue on the day they are paid.
+-- Sessions and their pageviews count on the day they start (pageviews are the visits' own
+-- figures: Google's totals.pageviews for a GA360 export); pageviews in no visit on their own day;
+-- orders and revenue on the day they are paid.
 -- column date: the day
 -- column events: events that day
 -- column sessions: visits that started that day
 -- column visitors: distinct visitors with an event that day
 -- column new_visitors: visitors whose first visit started that day
 -- column returning_visitors: visitors with an event that day who first came on an earlier day
--- column pageviews: pageviews that day
+-- column pageviews: pageviews of the visits that started that day (and pageviews in no visit)
 -- column add_to_carts: add-to-cart pageviews that day
 -- column orders: orders paid that day
 -- column revenue: revenue of the orders paid that day
@@ -29,7 +31,7 @@ events as (
         count(distinct e.visitor_id) as visitors,
         count(distinct e.visitor_id) filter (where v.first_seen_date = e.event_date)
             as new_visitors,
-        count(*) filter (where e.is_pageview) as pageviews,
+        count(*) filter (where e.is_pageview and e.session_id is null) as pageviews_no_visit,
         count(*) filter (where e.ecommerce_action = 'add_to_cart') as add_to_carts
     from stage.events as e
     left join stage.visitors as v using (visitor_id)
@@ -42,6 +44,7 @@ sessions as (
     select
         session_date as day,
         count(*) as sessions,
+        sum(pageviews) as pageviews,
         count(*) filter (where is_bounce) as bounces
     from stage.sessions
     where session_date between $first_day::date and $last_day::date
@@ -65,7 +68,7 @@ final as (
         coalesce(e.visitors, 0) as visitors,
         coalesce(e.new_visitors, 0) as new_visitors,
         coalesce(e.visitors - e.new_visitors, 0) as returning_visitors,
-        coalesce(e.pageviews, 0) as pageviews,
+        (coalesce(s.pageviews, 0) + coalesce(e.pageviews_no_visit, 0))::bigint as pageviews,
         coalesce(e.add_to_carts, 0) as add_to_carts,
         coalesce(o.orders, 0) as orders,
         coalesce(o.revenue, 0)::decimal(18, 2) as revenue,

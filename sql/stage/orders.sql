@@ -1,7 +1,8 @@
--- stage.orders: one row per order (a pageview of the purchase page).
+-- stage.orders: one row per order, each counted once.
+-- union: every source format's stage/orders.sql, with its source_format
+-- column source_format: the source format the row came from (sql/sources/<format>)
 -- partition: order_date
--- depends_on: stage.events, stage.order_items
--- column order_id: the order (the purchase event's id)
+-- column order_id: the order (the purchase event's id, or the source's transaction id)
 -- column order_ts: when the order was paid
 -- column order_date: the order's day in the reporting time zone (partition)
 -- column session_id: the visit
@@ -9,41 +10,3 @@
 -- column items: number of items (units) in the order
 -- column revenue: sum of the items' prices valid at order time
 -- column unpriced_items: items whose product had no price at order time
-
-with
-
-purchases as (
-    select event_id as order_id, event_ts as order_ts, event_date as order_date,
-        session_id, visitor_id
-    from stage.events
-    where ecommerce_action = 'purchase' and event_date between $first_day::date and $last_day::date
-      and event_date in (select unnest($days::date[]))
-),
-
-items as (
-    select
-        order_id,
-        count(*) as items,
-        coalesce(sum(price), 0)::decimal(18, 2) as revenue,
-        count(*) filter (where price is null) as unpriced_items
-    from stage.order_items
-    where order_date between $first_day::date and $last_day::date
-      and order_date in (select unnest($days::date[]))
-    group by order_id
-),
-
-final as (
-    select
-        p.order_id,
-        p.order_ts,
-        p.order_date,
-        p.session_id,
-        p.visitor_id,
-        coalesce(i.items, 0) as items,
-        coalesce(i.revenue, 0)::decimal(18, 2) as revenue,
-        coalesce(i.unpriced_items, 0) as unpriced_items
-    from purchases as p
-    left join items as i using (order_id)
-)
-
-select * from final

@@ -1,4 +1,4 @@
--- stage.visitors: one row per visitor (the tracker's user_domain_id) over the whole history.
+-- stage.visitors: one row per visitor over the whole history, from stage.sessions.
 -- unique_key: visitor_id
 -- depends_on: stage.sessions
 -- The visitor map: when someone first and last came, how often, what they bought, and the

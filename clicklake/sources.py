@@ -1,0 +1,156 @@
+"""Source formats: each one a folder `sql/sources/<format>/`, the only place a stream is named.
+
+A unit holds its declaration (`source.toml`: streams, hourly or daily files, event time, visit
+key, late-data window, accepted values), the raw DDL of its streams (`raw/<stream>.sql`), its
+staging models onto the conformed contract (`stage/<model>.sql`), the days a load batch can
+change (`affected_days.sql`) and its raw-to-stage reconciliation (`reconcile.sql`). Everything
+else reads this registry: the settings' stream list, the lake's raw tables, the conformed stage
+models (the union of the units' models, with a `source_format` column), affected days,
+reconciliation, freshness and accepted values. Adding a format is adding a folder.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from clicklake.sqltext import header, literal
+
+CADENCES = ("hourly", "daily")
+
+
+@dataclass(frozen=True)
+class SourceFormat:
+    """One source format's declaration and its folder."""
+
+    name: str
+    path: Path
+    description: str
+    streams: tuple[str, ...]
+    cadence: str = "hourly"
+    optional_streams: tuple[str, ...] = ()
+    event_time: str = ""
+    visit_key: str = ""
+    late_hours: int = 48
+    accepted: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def file(self, relative: str) -> Path | None:
+        """A file of the unit (`stage/events.sql`, `reconcile.sql`), or None if it has none."""
+        path = self.path / relative
+        return path if path.is_file() else None
+
+
+def _read(path: Path) -> SourceFormat:
+    try:
+        spec = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    unit = path.parent
+    streams = tuple(spec.get("streams", ()))
+    if not streams:
+        raise ValueError(f"{path}: declares no streams")
+    cadence = spec.get("cadence", "hourly")
+    if cadence not in CADENCES:
+        raise ValueError(f"{path}: cadence must be one of {CADENCES}, not {cadence!r}")
+    for stream in streams:
+        if not (unit / "raw" / f"{stream}.sql").is_file():
+            raise ValueError(f"{path}: stream {stream!r} has no raw/{stream}.sql")
+    return SourceFormat(
+        name=unit.name,
+        path=unit,
+        description=spec.get("description", ""),
+        streams=streams,
+        cadence=cadence,
+        optional_streams=tuple(spec.get("optional_streams", ())),
+        event_time=spec.get("event_time", ""),
+        visit_key=spec.get("visit_key", ""),
+        late_hours=int(spec.get("late_hours", 48)),
+        accepted={k: tuple(v) for k, v in spec.get("accepted", {}).items()},
+    )
+
+
+@cache
+def formats(sql_dir: Path | None = None) -> tuple[SourceFormat, ...]:
+    """Every source format under `sql/sources`, by name; a stream declared twice is an error."""
+    if sql_dir is None:
+        from clicklake.lake import SQL_DIR
+
+        sql_dir = SQL_DIR
+    found = tuple(_read(p) for p in sorted((sql_dir / "sources").glob("*/source.toml")))
+    owner: dict[str, str] = {}
+    for unit in found:
+        for stream in unit.streams:
+            if stream in owner:
+                raise ValueError(f"stream {stream!r} is declared by both {owner[stream]} and "
+                                 f"{unit.name}")
+            owner[stream] = unit.name
+    return found
+
+
+def streams() -> tuple[str, ...]:
+    """Every declared stream, format by format."""
+    return tuple(s for unit in formats() for s in unit.streams)
+
+
+def format_of(stream: str) -> SourceFormat:
+    """The format that declares `stream`."""
+    for unit in formats():
+        if stream in unit.streams:
+            return unit
+    raise KeyError(f"no source format declares stream {stream!r}")
+
+
+def raw_ddl() -> list[Path]:
+    """The raw DDL files of every unit (one table per stream)."""
+    return [unit.path / "raw" / f"{s}.sql" for unit in formats() for s in unit.streams]
+
+
+def union_sql(relative: str, columns: list[str] | None = None) -> str | None:
+    """One query over every unit that has the file `relative`: each unit's rows with a
+    `source_format` column first, then `columns` (all of the unit's, if None), unioned.
+    None when no unit has the file."""
+    parts = []
+    for unit in formats():
+        path = unit.file(relative)
+        if path is None:
+            continue
+        body = path.read_text().rstrip().rstrip(";")
+        chosen = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+        parts.append(
+            f"select {literal(unit.name)} as source_format, {chosen} from (\n{body}\n)"
+        )
+    return "\nunion all by name\n".join(parts) if parts else None
+
+
+def depends_on(relative: str) -> list[str]:
+    """The `-- depends_on:` models that the units' `relative` files name."""
+    found: list[str] = []
+    for unit in formats():
+        path = unit.file(relative)
+        if path is None:
+            continue
+        for dep in header(path.read_text()).get("depends_on", "").split(","):
+            if dep.strip() and dep.strip() not in found:
+                found.append(dep.strip())
+    return found
+
+
+def as_json() -> str:
+    """The registry as JSON for checks (`$sources`): one object per stream with its format,
+    cadence, late-data window and whether it is optional, and per format its accepted values."""
+    return json.dumps([
+        {
+            "format": unit.name,
+            "stream": stream,
+            "cadence": unit.cadence,
+            "late_hours": unit.late_hours,
+            "optional": stream in unit.optional_streams,
+            "accepted": [{"field": k, "value": v} for k, vs in unit.accepted.items() for v in vs],
+            "checks_values": sorted(k for k, vs in unit.accepted.items() if vs),
+        }
+        for unit in formats()
+        for stream in unit.streams
+    ])
