@@ -49,6 +49,9 @@ def _day(text: str) -> datetime:
 
 
 def _print_step(step: pipeline.Step) -> None:
+    if step.step == pipeline.UNREAD:  # a source folder no format reads: say so, plainly
+        console.print(f"  [yellow]warning[/yellow] {step.message}", highlight=False)
+        return
     extra = f"  {step.message}" if step.message else ""
     console.print(
         f"  {step.step:<9} {step.target:<32} {step.rows:>10,} rows {step.seconds:>7.2f}s{extra}",

@@ -19,6 +19,7 @@ import duckdb
 import pandas as pd
 
 from clicklake.lake import SQL_DIR
+from clicklake.sqltext import sections
 
 NO_DATA = "No data yet — run `make demo` or the Airflow DAG, then reload this page."
 
@@ -71,9 +72,7 @@ class Filters:
 @cache
 def queries() -> dict[str, str]:
     """The sections of `sql/dashboard.sql` by name."""
-    text = (SQL_DIR / "dashboard.sql").read_text()
-    sections = re.split(r"^-- query: (\w+)\n", text, flags=re.MULTILINE)
-    return {name: sql.strip() for name, sql in zip(sections[1::2], sections[2::2], strict=True)}
+    return sections((SQL_DIR / "dashboard.sql").read_text())
 
 
 def run(con: duckdb.DuckDBPyConnection, name: str, **params: object) -> pd.DataFrame:
@@ -224,6 +223,11 @@ def cohorts(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
 def freshness(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Per stream: when it was last loaded, how many minutes ago, files and rows loaded."""
     return run(con, "freshness")
+
+
+def unread_streams(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Source folders no source format declares (their files were not read), as last seen."""
+    return run(con, "unread_streams")
 
 
 def recent_runs(con: duckdb.DuckDBPyConnection, limit: int = 24) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 import duckdb
 
 from clicklake.config import ConfigError, Settings, load_settings
+from clicklake.sqltext import literal
 from clicklake.storage import ensure_folder
 
 log = logging.getLogger(__name__)
@@ -82,9 +83,9 @@ def new_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
     con.execute("SET TimeZone = 'UTC'")
     if settings.memory_limit:
         # DuckDB's own default is 80% of the machine; a laptop shares it with everything else
-        con.execute(f"SET memory_limit = {_quote(settings.memory_limit)}")
+        con.execute(f"SET memory_limit = {literal(settings.memory_limit)}")
     # spill under the lake's home, not into whatever folder the process was started from
-    con.execute(f"SET temp_directory = {_quote(str(settings.home / 'tmp'))}")
+    con.execute(f"SET temp_directory = {literal(str(settings.home / 'tmp'))}")
     return con
 
 
@@ -98,13 +99,9 @@ def _create_s3_secret(con: duckdb.DuckDBPyConnection, settings: Settings) -> Non
     }
     if endpoint:
         options["ENDPOINT"] = endpoint.netloc or endpoint.path
-    body = ", ".join(f"{k} {_quote(v)}" for k, v in options.items() if v)
+    body = ", ".join(f"{k} {literal(v)}" for k, v in options.items() if v)
     use_ssl = "false" if endpoint and endpoint.scheme == "http" else "true"
     con.execute(f"CREATE OR REPLACE SECRET clicklake_s3 (TYPE s3, {body}, USE_SSL {use_ssl})")
-
-
-def _quote(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _catalog_exists(settings: Settings) -> bool:
@@ -145,10 +142,10 @@ def connect(read_only: bool = False, settings: Settings | None = None) -> duckdb
         ensure_folder(settings.data_path)
     con = new_connection(settings)
     data_path = settings.data_path.rstrip("/") + "/"
-    options = [f"DATA_PATH {_quote(data_path)}"]
+    options = [f"DATA_PATH {literal(data_path)}"]
     if read_only:
         options.append("READ_ONLY")
-    attach = f"ATTACH {_quote('ducklake:' + catalog)} AS lake ({', '.join(options)})"
+    attach = f"ATTACH {literal('ducklake:' + catalog)} AS lake ({', '.join(options)})"
     try:
         for attempt in range(1, 6):
             try:

@@ -23,6 +23,7 @@ import duckdb
 from clicklake import storage
 from clicklake.config import Settings
 from clicklake.lake import retry_transaction
+from clicklake.sqltext import literal
 
 log = logging.getLogger("clicklake.maintain")
 
@@ -92,7 +93,7 @@ def _call(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
 
 
 def _ts(moment: datetime) -> str:
-    return f"TIMESTAMPTZ '{moment.astimezone(UTC).isoformat()}'"
+    return f"TIMESTAMPTZ {literal(moment.astimezone(UTC).isoformat())}"
 
 
 def compact(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

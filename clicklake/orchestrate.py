@@ -69,14 +69,14 @@ def _step(
     run_id: str,
     step: str,
     target: str,
-    fn: Callable[[], tuple[dict, int, str]],
+    fn: Callable[[], tuple[dict, list[pipeline.Step]]],
 ) -> dict:
-    """Run `fn` (returning its XCom dict, its row count and a message), then log and record the
-    step in `ops.runs`, failures included."""
+    """Run `fn` (returning its XCom dict and its steps, the same `ops.runs` rows the CLI
+    writes), then log and record the steps, or the failure of `step` on `target`."""
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     try:
-        result, rows, message = fn()
+        result, steps = fn()
     except Exception as exc:
         secs = time.perf_counter() - t0
         pipeline.record_steps(
@@ -85,10 +85,10 @@ def _step(
         )
         raise
     secs = time.perf_counter() - t0
-    log.info("%s %s: %d rows in %.2fs %s", step, target, rows, secs, message)
-    pipeline.record_steps(
-        con, run_id, started, [pipeline.Step(step, target, rows, secs, message=message)]
-    )
+    for s in steps:
+        log.info("%s %s: %d rows in %.2fs %s", s.step, s.target, s.rows, s.seconds, s.message)
+    pipeline.record_steps(con, run_id, started, steps)
+    rows = sum(s.rows for s in steps if s.step != pipeline.UNREAD)
     return {**result, "rows": rows, "elapsed_s": round(secs, 3)}
 
 
@@ -103,11 +103,11 @@ def extract(
     with _lake(settings) as (con, settings):
 
         def work():
-            [(res, _)] = pipeline.extract(con, settings, start, end, run_id, (stream,)).values()
+            [(res, secs)] = pipeline.extract(con, settings, start, end, run_id, (stream,)).values()
             out = {"stream": stream, "files": len(res.landed), "skipped": res.skipped,
                    "lines_in": res.lines_in, "lines_invalid": res.lines_invalid,
                    "ignored": len(res.ignored)}
-            return out, res.lines_in, f"{len(res.landed)} files, {res.lines_invalid} invalid"
+            return out, [pipeline.extract_step(stream, res, secs)]
 
         return _step(con, run_id, "extract", stream, work)
 
@@ -119,22 +119,30 @@ def load_raw(stream: str, run_id: str, settings: Settings | None = None) -> dict
     with _lake(settings) as (con, settings):
 
         def work():
-            [(res, _)] = pipeline.load(con, settings, run_id, (stream,)).values()
+            [(res, secs)] = pipeline.load(con, settings, run_id, (stream,)).values()
             out = {"stream": stream, "batch_id": res.batch_id, "files": res.files,
                    "rows_in": res.rows_in, "rows_loaded": res.rows_loaded,
                    "rows_rejected": res.rows_rejected}
-            return out, res.rows_loaded, f"{res.files} files, {res.rows_rejected} rejected"
+            return out, [pipeline.load_step(stream, res, secs)]
 
         return _step(con, run_id, "load", stream, work)
 
 
-def build_stage(run_id: str, end: datetime, settings: Settings | None = None) -> dict:
-    """Rebuild stage for the days the pending load batches touched, then its checks."""
+def _models(out: dict) -> list[pipeline.Step]:
+    return [pipeline.model_step(pipeline.transform.ModelRun(name, rows, out["seconds"][name]))
+            for name, rows in out["models"].items()]
+
+
+def build_stage(
+    run_id: str, start: datetime, end: datetime, settings: Settings | None = None
+) -> dict:
+    """Rebuild stage for the days the pending load batches touched, then its checks; say which
+    source folders of [start, end) no source format reads."""
     with _lake(settings) as (con, settings):
 
         def work():
             out = pipeline.build_stage(con, settings, run_id, end)
-            return out, sum(out["models"].values()), f"{len(out['days'])} days"
+            return out, pipeline.unread_streams(settings, start, end) + _models(out)
 
         return _step(con, run_id, "transform", "stage", work)
 
@@ -148,7 +156,7 @@ def build_marts(
 
         def work():
             out = pipeline.build_marts(con, settings, run_id, end, days, batches)
-            return out, sum(out["models"].values()), f"{len(days)} days"
+            return out, _models(out)
 
         return _step(con, run_id, "transform", "mart", work)
 
@@ -159,11 +167,13 @@ def run_checks(
     """Run the lake checks (freshness, volume) over what was published."""
     with _lake(settings) as (con, settings):
 
+        t0 = time.perf_counter()
+
         def work():
             results = pipeline.lake_checks(con, settings, run_id, end, days)
             failing = {r.name: r.failing_rows for r in results if not r.passed}
-            return ({"checks": len(results), "failing": failing}, len(results),
-                    f"{len(failing)} warnings")
+            return ({"checks": len(results), "failing": failing},
+                    [pipeline.checks_step(results, time.perf_counter() - t0)])
 
         return _step(con, run_id, "checks", "lake", work)
 
@@ -187,6 +197,8 @@ def maintenance_step(step: str, now: datetime, settings: Settings | None = None)
         if step not in steps:
             raise ValueError(f"unknown maintenance step {step!r}: one of {', '.join(steps)}")
 
+        t0 = time.perf_counter()
+
         def work():
             before = maintain.file_stats(con, settings)
             did = steps[step]()
@@ -196,6 +208,7 @@ def maintenance_step(step: str, now: datetime, settings: Settings | None = None)
                        f"stored files {before.stored_files} -> {after.stored_files}, "
                        f"stored bytes {before.stored_bytes} -> {after.stored_bytes}, "
                        f"snapshots {before.snapshots} -> {after.snapshots}")
-            return out, after.live_files, message
+            return out, [pipeline.Step("maintain", step, after.live_files,
+                                       time.perf_counter() - t0, message=message)]
 
         return _step(con, f"maintain-{now:%Y%m%dT%H%M}", "maintain", step, work)

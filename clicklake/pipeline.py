@@ -19,7 +19,7 @@ import duckdb
 
 from clicklake import checks, transform
 from clicklake.config import Settings
-from clicklake.extract import ExtractResult, extract_stream
+from clicklake.extract import ExtractResult, extract_stream, unknown_streams
 from clicklake.lake import retry_transaction, stream_lock, transaction
 from clicklake.load import LoadResult, load_stream
 
@@ -27,6 +27,8 @@ log = logging.getLogger("clicklake")
 
 
 ChecksFailed = checks.ChecksFailed
+# the `ops.runs` step of a source folder no format reads (a warning, not a failure)
+UNREAD = "unread"
 
 
 @dataclass
@@ -271,33 +273,69 @@ def run_hour(
     try:
         for stream, (res, secs) in extract(con, settings, hour, end, run_id).items():
             summary.extracted[stream] = res
-            msg = f"{len(res.landed)} files, {res.lines_invalid} invalid lines"
-            if res.ignored:
-                msg += f", {len(res.ignored)} unsupported files ignored"
-            done(Step("extract", stream, res.lines_in, secs, message=msg))
+            done(extract_step(stream, res, secs))
+        for step in unread_streams(settings, hour, end):
+            done(step)
         for stream, (res, secs) in load(con, settings, run_id).items():
             summary.loaded[stream] = res
-            done(Step("load", stream, res.rows_loaded, secs,
-                      message=f"{res.files} files, {res.rows_rejected} rejected"))
+            done(load_step(stream, res, secs))
         def built(r: transform.ModelRun) -> None:  # shown as it happens, recorded below
             if on_step:
-                on_step(Step("transform", r.name, r.rows, r.seconds))
+                on_step(model_step(r))
 
         days, runs = build(con, settings, run_id, end, on_built=built)
         summary.days = days
-        summary.steps += [Step("transform", r.name, r.rows, r.seconds) for r in runs]
+        summary.steps += [model_step(r) for r in runs]
         results, secs = _timed(
             lambda: lake_checks(con, settings, run_id, end, [d.isoformat() for d in days])
         )
         summary.check_results = results
-        failed = sum(not r.passed for r in results)
-        done(Step("checks", "lake", len(results), secs, message=f"{failed} warnings"))
+        done(checks_step(results, secs))
     except Exception as exc:
         summary.steps.append(Step("run", hour.isoformat(), 0, 0.0, "failed", str(exc)[:500]))
         raise
     finally:
         record_steps(con, run_id, started, summary.steps)
     return summary
+
+
+def extract_step(stream: str, res: ExtractResult, seconds: float) -> Step:
+    """The `ops.runs` row of one stream's extract (the CLI's and Airflow's alike)."""
+    msg = f"{len(res.landed)} files, {res.lines_invalid} invalid lines"
+    if res.ignored:
+        msg += f", {len(res.ignored)} unsupported files ignored"
+    return Step("extract", stream, res.lines_in, seconds, message=msg)
+
+
+def load_step(stream: str, res: LoadResult, seconds: float) -> Step:
+    """The `ops.runs` row of one stream's load."""
+    return Step("load", stream, res.rows_loaded, seconds,
+                message=f"{res.files} files, {res.rows_rejected} rejected")
+
+
+def model_step(run: transform.ModelRun) -> Step:
+    """The `ops.runs` row of one model's rebuild."""
+    return Step("transform", run.name, run.rows, run.seconds)
+
+
+def checks_step(results: list[checks.CheckResult], seconds: float) -> Step:
+    """The `ops.runs` row of the lake checks."""
+    failed = sum(not r.passed for r in results)
+    return Step("checks", "lake", len(results), seconds, message=f"{failed} warnings")
+
+
+def unread_streams(settings: Settings, start: datetime, end: datetime) -> list[Step]:
+    """A warning step for each folder of the source that no source format declares, with how
+    many of its files lie in the run's window: they were not read, and the user is told so
+    (in the run's output, `ops.runs`, `clicklake status` and the data health page)."""
+    found = unknown_streams(settings, settings.streams, start, end)
+    steps = []
+    for folder, files in sorted(found.items()):
+        message = (f"{files} files in unknown stream `{folder}` were not read: no source format "
+                   "declares it (sql/sources/*/source.toml)")
+        log.warning(message)
+        steps.append(Step(UNREAD, folder, files, 0.0, message=message))
+    return steps
 
 
 def record_steps(

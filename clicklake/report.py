@@ -9,6 +9,7 @@ import duckdb
 from rich.table import Table
 
 from clicklake.lake import SQL_DIR
+from clicklake.sqltext import sections as sql_sections
 
 KPIS = ("events", "sessions", "visitors", "pageviews", "add_to_carts", "orders", "revenue")
 
@@ -56,15 +57,13 @@ def _fmt(value) -> str:
 
 def status(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list[str], list[tuple]]]:
     """Freshness per stream, rows per table, rejected rows by reason, last runs, failed checks."""
-    sql = (SQL_DIR / "status.sql").read_text()
     sections = {}
-    for block in sql.split("-- section: ")[1:]:
-        title, _, query = block.partition("\n")
+    for title, query in sql_sections((SQL_DIR / "status.sql").read_text(), "section").items():
         try:
             cur = con.execute(query)
         except duckdb.CatalogException:  # a layer not built yet
             continue
-        sections[title.strip()] = ([d[0] for d in cur.description], cur.fetchall())
+        sections[title] = ([d[0] for d in cur.description], cur.fetchall())
     counts = []
     for schema, name in con.execute(
         "select schema_name, table_name from duckdb_tables() where database_name = 'lake' "

@@ -47,3 +47,10 @@ def header(sql: str) -> dict[str, str]:
         if arg is None:
             out.setdefault(key, value)
     return out
+
+
+def sections(text: str, key: str = "query") -> dict[str, str]:
+    """A file of several statements, each after a `-- <key>: <name>` line, by name (what
+    `sql/dashboard.sql` and `sql/status.sql` hold)."""
+    parts = re.split(rf"^-- {key}: (.+)\n", text, flags=re.MULTILINE)
+    return {name.strip(): sql.strip() for name, sql in zip(parts[1::2], parts[2::2], strict=True)}

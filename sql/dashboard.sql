@@ -383,6 +383,17 @@ from ops.load_ledger
 group by stream
 order by stream
 
+-- query: unread_streams
+select
+    target as folder,
+    arg_max(rows, finished_at)::bigint as files,
+    max(finished_at) as last_seen,
+    arg_max(message, finished_at) as message,
+from ops.runs
+where step = 'unread'
+group by target
+order by folder
+
 -- query: recent_runs
 select
     run_id,

@@ -11,12 +11,28 @@ from ops.load_ledger
 group by stream
 order by stream
 
+-- section: source folders not read
+-- folders of the source that no source format declares, as the last run that saw them said
+select
+    target as folder,
+    arg_max(rows, finished_at) as files,
+    max(finished_at) as last_seen,
+    arg_max(message, finished_at) as message
+from ops.runs
+where step = 'unread'
+group by target
+order by folder
+
 -- section: event time covered
 select
+    source_format,
     min(event_ts) as first_event,
     max(event_ts) as last_event,
-    count(distinct event_date) as days
+    count(distinct event_date) as days,
+    count(*) as events
 from stage.events
+group by source_format
+order by source_format
 
 -- section: rejected rows by reason
 select stream, split_part(reason, ':', 1) as reason, count(*) as rows

@@ -9,7 +9,7 @@ Every hour of tracker files, from the source bucket to the marts, for the interv
 2. **load_raw** (one task per stream, in parallel): load each landed file exactly once into
    `raw.<stream>`, its rows and its ledger row in one DuckLake transaction.
 3. **build_stage**: rebuild `stage.*` for the days the new load batches touched, then the
-   stage checks.
+   stage checks; source folders no source format declares are named as warnings.
 4. **build_marts**: rebuild `mart.*` for those days; published only if the mart checks pass,
    so a failed hour leaves yesterday's good marts readable.
 5. **run_checks**: freshness and volume checks over what was published.
@@ -83,8 +83,8 @@ def clickstream_hourly():
     def build_stage(loaded: list[dict]) -> dict:
         from clicklake import orchestrate
 
-        _, end, run_id = _interval()
-        return orchestrate.build_stage(run_id, end)
+        start, end, run_id = _interval()
+        return orchestrate.build_stage(run_id, start, end)
 
     @task(pool=POOL, outlets=[MARTS])
     def build_marts(stage: dict) -> dict:

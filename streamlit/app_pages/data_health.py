@@ -21,6 +21,11 @@ c.metric("Failed runs (last 24)", int((runs["status"] != "ok").sum()), border=Tr
 c_ok = int((checks["status"] == "pass").sum())
 d.metric("Checks passing", f"{c_ok} / {len(checks)}", border=True)
 
+unread = ui.query(db.unread_streams)
+for row in unread.itertuples():
+    st.warning(f"{row.files:,} files in unknown stream `{row.folder}` were not read: no source "
+               "format declares it (add a unit under sql/sources/).")
+
 st.subheader("Freshness per stream")
 ui.table(fresh, last_loaded_at=st.column_config.DatetimeColumn("last loaded (UTC)"),
          minutes_ago="minutes ago", files=ui.INT, rows_loaded=ui.INT, rows_rejected=ui.INT)
