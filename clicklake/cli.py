@@ -136,8 +136,12 @@ def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
-    from clicklake import checks, transform
+    from clicklake import checks, sources, transform
 
+    print("# Source formats\n")
+    print("Each format is a folder `sql/sources/<format>/`; the conformed stage models below are "
+          "the union of the formats' staging models, with `source_format` saying which.\n")
+    print(sources.docs())
     print("# ClickLake models\n")
     print(transform.docs())
     print("# Checks\n\n| check | severity | layer | rule |\n| --- | --- | --- | --- |")
@@ -280,7 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rebuild", help="recompute stage and marts from raw, from scratch")
     p.set_defaults(fn=cmd_rebuild)
 
-    p = sub.add_parser("docs", help="every model's grain and columns, and every check (Markdown)")
+    p = sub.add_parser("docs", help="the source formats, every model's grain and columns, "
+                                         "and every check (Markdown)")
     p.set_defaults(fn=cmd_docs)
 
     p = sub.add_parser("status", help="freshness, row counts per layer, rejected rows, last runs")

@@ -154,3 +154,34 @@ def as_json() -> str:
         for unit in formats()
         for stream in unit.streams
     ])
+
+
+def docs() -> str:
+    """Each source format's declaration and how its staging models fill the conformed
+    contract, as Markdown (`clicklake docs`)."""
+    out = []
+    for unit in formats():
+        out.append(f"## `{unit.name}`: {unit.description}\n")
+        files = "files per hour (`date=/hour=` folders)" if unit.cadence == "hourly" else \
+            "one export per day (`date=` folders)"
+        out.append(f"- streams: {', '.join(f'`{s}`' for s in unit.streams)}; {files}")
+        if unit.optional_streams:
+            out.append(f"- optional: {', '.join(f'`{s}`' for s in unit.optional_streams)}")
+        out.append(f"- event time: `{unit.event_time}`; visit key: `{unit.visit_key}`; files may "
+                   f"arrive up to {unit.late_hours} h late")
+        for field_name, values in unit.accepted.items():
+            if values:
+                out.append(f"- accepted `{field_name}`: {', '.join(values)}")
+        out.append("")
+        for path in sorted((unit.path / "stage").glob("*.sql")):
+            lines = []
+            for line in path.read_text().splitlines():  # the leading comment block only
+                if not line.startswith("--"):
+                    if line.strip():
+                        break
+                elif not header(line):
+                    lines.append(line[2:].strip())
+            if lines:
+                out.append(f"**stage.{path.stem}** (`sql/sources/{unit.name}/stage/{path.name}`): "
+                           + " ".join(lines).split(": ", 1)[-1] + "\n")
+    return "\n".join(out)
