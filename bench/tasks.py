@@ -20,8 +20,11 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-STREAMS = ("browser_events", "device_events", "geo_events", "location_events", "products")
+from clicklake.sources import format_of
+
+# the benchmarks generate the tracker's files: its streams, as its source unit declares them
 EVENT_STREAM = "browser_events"  # one line per event: the events of a run are its lines
+STREAMS = format_of(EVENT_STREAM).streams
 
 
 def _settings(home: str, source: str | None = None, landing: str | None = None,
