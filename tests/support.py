@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterable, Iterator
@@ -75,6 +77,17 @@ def build_lake(
     finally:
         con.close()
     return summary
+
+
+def clicklake(home: Path, *args: str, env: dict[str, str] | None = None
+              ) -> subprocess.CompletedProcess:
+    """Run `clicklake ARGS` with its lake under `home` and no `.env`, as a user would (with
+    `env`'s settings on top)."""
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith("CLICKLAKE_") and not k.startswith("AWS_")}
+    env = base | {"CLICKLAKE_HOME": str(home), "CLICKLAKE_ENV_FILE": "/nonexistent"} | (env or {})
+    return subprocess.run([sys.executable, "-m", "clicklake.cli", *args], cwd=home, env=env,
+                          capture_output=True, text=True, timeout=120)
 
 
 class Chromium:

@@ -9,18 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import clicklake
 
 from clicklake.config import load_settings
 from clicklake.lake import connect
-
-
-def clicklake(home: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run `clicklake ARGS` with its lake under `home` and no `.env`, as a user would."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("CLICKLAKE_") and not k.startswith("AWS_")}
-    env |= {"CLICKLAKE_HOME": str(home), "CLICKLAKE_ENV_FILE": "/nonexistent"}
-    return subprocess.run([sys.executable, "-m", "clicklake.cli", *args], cwd=home, env=env,
-                          capture_output=True, text=True, timeout=120)
 
 
 def one_line_error(result: subprocess.CompletedProcess) -> str:
