@@ -46,6 +46,14 @@ def targets(res: dict) -> list[tuple[str, str, str, bool | None]]:
             r, peak = hour["cli_ratio"], hour["cli"]["peak_rss_mib"]
             rows.append(("… as `clicklake run` (its own process, start-up included)",
                          "≤ 3×, < 2 GiB", f"{r:.2f}×, {peak:,.0f} MiB", r <= 3 and peak < 2 * GIB))
+    ga4 = res.get("ga4")
+    if ga4:
+        r = ga4["load_ratio"]
+        rows.append((f"GA4 export day of {ga4['events']:,} events: load",
+                     "≥ 0.7× the bare copy of its file", f"{r:.2f}×", r >= 0.7))
+        r = ga4["ratio"]
+        rows.append(("… the whole day through stage and marts", "≤ 3× the bare copy",
+                     f"{r:.2f}×", r <= 3))
     hist = res.get("history", {})
     if "ratio" in hist:
         r = hist["ratio"]
@@ -159,6 +167,29 @@ def generated(res: dict, chart: str) -> str:
                     + ", ".join(f"{k} {v:,.0f} MiB" for k, v in peaks.items()) + "."]
         out += ["", "Slowest models (last repetition): " + ", ".join(
             f"{s['target']} {s['seconds']:.2f} s" for s in models) + ".", ""]
+    ga4 = res.get("ga4")
+    if ga4:
+        ck, dk = ga4["clicklake"], ga4["duckdb"]
+        out += [
+            f"### 3b. A GA4 export day of {ga4['events']:,} events",
+            "",
+            "One daily `events_YYYYMMDD` file (`clicklake generate --format ga4`, "
+            f"{ga4['source_mib']:.0f} MiB of .jsonl.gz) through extract, load, stage and marts "
+            "(`pipeline.run_hour` of the day's first hour, which reads the daily file), against "
+            "bare DuckDB copying the same file to Parquet (zstd).",
+            "",
+            "| | median s | runs (s) | peak memory |",
+            "| --- | --- | --- | --- |",
+            f"| ClickLake, whole day | {ck['median_s']:.2f} | {_runs(ck['runs_s'])} | "
+            f"{ck['peak_rss_mib']:,.0f} MiB |",
+            f"| bare DuckDB copy | {dk['median_s']:.2f} | {_runs(dk['runs_s'])} | "
+            f"{dk['peak_rss_mib']:,.0f} MiB |",
+            "",
+            "| step | median s |",
+            "| --- | --- |",
+            *[f"| {k} | {v:.2f} |" for k, v in ck["phases"].items()],
+            "",
+        ]
     hist = res.get("history")
     if hist:
         days = hist["days"]

@@ -4,10 +4,11 @@ Generates data with the project's own generator, then measures on the same files
 (1) landing → raw load against bare DuckDB `COPY ... read_json ... TO parquet (zstd)`,
 (2) pandas and dlt on the same landed files, (3) one hour of ~1M events through the whole
 pipeline against bare DuckDB on that hour's source files, (4) one new hour on top of 1 day and
-of 30 days of history, (5) dashboard-style queries over 30 days of marts, (6) the peak memory
-of each. Every measurement runs in its own process, repetitions interleave the contenders so
-that a busy neighbour slows them alike, and figures are medians; ratios compare medians
-measured in this run. Writes BENCHMARKS.md (between its markers) and the chart.
+of 30 days of history, (5) dashboard-style queries over 30 days of marts, (6) a GA4 export day
+of ~1M events through load, stage and marts against a bare DuckDB copy of its file, (7) the
+peak memory of each. Every measurement runs in its own process, repetitions interleave the
+contenders so that a busy neighbour slows them alike, and figures are medians; ratios compare
+medians measured in this run. Writes BENCHMARKS.md (between its markers) and the chart.
 
     python -m bench.run              # default sizes (2M events, 1M-event hour, 30 days)
     python -m bench.run --quick      # small sizes, for development
@@ -62,7 +63,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--query-reps", type=int, default=20, help="runs of each dashboard query")
     p.add_argument("--dlt-events", type=int, help="events dlt loads (a part of each file; "
                    "default 200k, quick 20k): it is far slower than the rest")
-    p.add_argument("--only", default="load,tools,hour,history,dashboard",
+    p.add_argument("--ga4-events", type=int, help="events in the GA4 export day (default 1M; "
+                   "env CLICKLAKE_BENCH_GA4_EVENTS)")
+    p.add_argument("--only", default="load,tools,hour,ga4,history,dashboard",
                    help="comma list of sections to run")
     p.add_argument("--workdir", help="where data goes (default: a new folder in $TMPDIR)")
     p.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -74,6 +77,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a.events = a.events or _env_int("CLICKLAKE_BENCH_EVENTS", 100_000 if quick else 2_000_000)
     a.hour_events = a.hour_events or _env_int(
         "CLICKLAKE_BENCH_HOUR_EVENTS", 50_000 if quick else 1_000_000)
+    a.ga4_events = a.ga4_events or _env_int(
+        "CLICKLAKE_BENCH_GA4_EVENTS", 50_000 if quick else 1_000_000)
     a.history_rate = a.history_rate or _env_int(
         "CLICKLAKE_BENCH_HISTORY_RATE", 300 if quick else 5_000)
     a.reps = a.reps or (2 if quick else 3)
@@ -210,6 +215,35 @@ def bench_hour(run: Runner, a, work: Path, res: dict) -> None:
     res["hour"]["cli_ratio"] = res["hour"]["cli"]["median_s"] / res["hour"]["duckdb"]["median_s"]
 
 
+def bench_ga4(run: Runner, a, work: Path, res: dict) -> None:
+    """A GA4 export day of ~1M events (one daily file, read by the day's first hour) through
+    extract, load, stage and marts, against a bare DuckDB copy of the same file."""
+    data = work / "ga4"
+    _say(f"ga4: generating a GA4 export day of ~{a.ga4_events:,} events")
+    gen = run("generate", dest=str(data / "source"), start=DAY.isoformat(), hours=24,
+              events_per_hour=round(a.ga4_events / 24), format="ga4")
+    src = str(data / "source")
+    files = {"ga4_events": f"{src}/ga4_events/**/*.jsonl.gz"}
+    runs: dict[str, list[dict]] = {"clicklake": [], "duckdb": []}
+    for i in range(a.reps):
+        _say(f"ga4: repetition {i + 1}/{a.reps} ({gen['events']:,} events)")
+        runs["clicklake"].append(run("hour", home=str(data / "rep"), source=src,
+                                     landing=str(data / "landing"), hour=DAY.isoformat(),
+                                     event_stream="ga4_events"))
+        runs["duckdb"].append(run("bare_copy", files=files, out=str(data / "bare"),
+                                  event_stream="ga4_events"))
+    res["ga4"] = {"generated": gen, "events": runs["clicklake"][0]["events"],
+                  "source_mib": _size(data / "source") / 2**20}
+    for name, rs in runs.items():
+        res["ga4"][name] = _summary(rs)
+    ours = res["ga4"]["clicklake"]
+    ours["phases"] = {k: statistics.median(r["phases"].get(k, 0.0) for r in runs["clicklake"])
+                      for k in runs["clicklake"][0]["phases"]}
+    bare = res["ga4"]["duckdb"]["median_s"]
+    res["ga4"]["ratio"] = ours["median_s"] / bare
+    res["ga4"]["load_ratio"] = bare / ours["phases"]["load"]  # >= 1: faster than the copy
+
+
 def bench_history(run: Runner, a, work: Path, res: dict, dashboard: bool,
                   history: bool) -> None:
     data = work / "history"
@@ -321,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
         if "hour" in only:
             bench_hour(run, a, work, res)
             _done(work / "hour", res, "hour", a.keep)
+        if "ga4" in only:
+            bench_ga4(run, a, work, res)
+            _done(work / "ga4", res, "ga4", a.keep)
         if only & {"history", "dashboard"}:
             bench_history(run, a, work, res, dashboard="dashboard" in only,
                           history="history" in only)

@@ -63,7 +63,7 @@ def generate(a: dict) -> dict:
 
     t0 = time.perf_counter()
     out = gen(Path(a["dest"]), _at(a["start"]), a["hours"], events_per_hour=a["events_per_hour"],
-              seed=a.get("seed", 42))
+              seed=a.get("seed", 42), format=a.get("format", "tracker"))
     return {"seconds": time.perf_counter() - t0, "events": out["events"], "lines": out["lines"],
             "files": out["files"]}
 
@@ -123,7 +123,8 @@ def bare_copy(a: dict) -> dict:
     secs = time.perf_counter() - t0
     con.close()
     shutil.rmtree(out, ignore_errors=True)
-    return {"seconds": secs, "per_stream": per, "rows": rows, "events": rows.get(EVENT_STREAM)}
+    return {"seconds": secs, "per_stream": per, "rows": rows,
+            "events": rows.get(a.get("event_stream", EVENT_STREAM))}
 
 
 def _landed(landing: str) -> dict[str, list[str]]:
@@ -261,7 +262,7 @@ def hour(a: dict) -> dict:
 
     total, phases, steps = _phases(run)
     con.close()
-    events = summary["s"].loaded[EVENT_STREAM].rows_loaded
+    events = summary["s"].loaded[a.get("event_stream", EVENT_STREAM)].rows_loaded
     shutil.rmtree(a["home"], ignore_errors=True)
     return {"seconds": total, "phases": phases, "steps": steps, "events": events}
 
