@@ -1,4 +1,4 @@
-"""Extract: source objects → JSONL in landing, each source object version exactly once.
+"""Extract: source objects → landing, each source object version exactly once.
 
 For every stream, list the source objects of the hours being run plus a lookback window (so a
 file that arrives late in an earlier hour's folder is still found), skip the versions already
@@ -7,14 +7,21 @@ file, anything else goes to a rejected sidecar with its line number and reason. 
 keeps line numbers: a rejected or blank line stays as an empty line, so line N of the landing
 file is line N of the source. The manifest counts those empty lines (`lines_blank`): a landing
 file without any is dense, and its rows can be numbered as they are read.
+
+A Parquet source (BigQuery's EXPORT DATA writes Parquet) lands as it is, its rows counted from
+its metadata; a file that is not valid Parquet lands as one invalid line: an empty landing
+JSONL file and a rejected sidecar line that names the reason, so the ledger still reconciles.
+Daily exports have `date=` folders without `hour=`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -23,11 +30,26 @@ import duckdb
 from isal import igzip
 
 from clicklake.config import Settings
-from clicklake.lake import retry_transaction, transaction
-from clicklake.storage import ObjectInfo, is_s3, join, list_objects, local_copy, temp_dir
+from clicklake.lake import first_line, retry_transaction, transaction
+from clicklake.sqltext import literal
+from clicklake.storage import (
+    ObjectInfo,
+    copy_file,
+    is_s3,
+    join,
+    list_folder,
+    list_objects,
+    list_uris,
+    local_copy,
+    temp_dir,
+    write_bytes,
+)
 
 _PARTITION = re.compile(r"/date=(\d{4}-\d{2}-\d{2})(?:/hour=(\d{2}))?/")
 _SUFFIXES = (".jsonl", ".ndjson", ".json")
+PARQUET_SUFFIX = ".parquet"
+# top-level names of the source root that are no stream: the generator's answer key
+NOT_STREAMS = frozenset({"truth.json"})
 # the longest line read (a GA360 session with its hits can be megabytes). The CSV reader's
 # buffer is set to the same size: its default, 16 x this, allocates 1 GiB per file read,
 # which cost more than a second per file and most of a run's peak memory.
@@ -109,18 +131,66 @@ def source_objects(
     return found
 
 
+def unknown_streams(
+    settings: Settings, known: Iterable[str], start: datetime, end: datetime
+) -> dict[str, int]:
+    """Top-level folders of the source that are no known stream, each with how many of its
+    files a run of [start, end) would have read were it one: those whose `date=`/`hour=` folder
+    lies in the window (lookback included, as `source_objects`) and those without a `date=`
+    folder. Hidden names (`.x`, `_x`) are skipped; top-level files are no stream. Folders with
+    no such file are left out.
+
+    One grouped listing per folder level: below an unknown folder only its `date=` folders of
+    the window are listed whole, so a long history is not walked every run.
+    """
+    lo = start - timedelta(hours=settings.lookback_hours)
+    known = set(known)
+    folders, _ = list_folder(settings, settings.source_uri)
+    found: dict[str, int] = {}
+    for name in folders:
+        if name in known or name in NOT_STREAMS or name.startswith((".", "_")):
+            continue
+        n = _count_in_window(settings, join(settings.source_uri, name), lo, end)
+        if n:
+            found[name] = n
+    return found
+
+
+def _count_in_window(settings: Settings, prefix: str, lo: datetime, end: datetime) -> int:
+    """Files below `prefix` that are in [lo, end) or outside any `date=` folder."""
+    first, last = lo.date(), (end - timedelta(microseconds=1)).date()
+    folders, files = list_folder(settings, prefix)
+    n = sum(1 for uri in files if _counts(uri, lo, end))
+    for name in folders:
+        if name.startswith((".", "_")):
+            continue
+        day = re.fullmatch(r"date=(\d{4}-\d{2}-\d{2})", name)
+        if day and not first <= date.fromisoformat(day.group(1)) <= last:
+            continue  # a day outside the window: not listed
+        n += sum(1 for uri in list_uris(settings, join(prefix, name)) if _counts(uri, lo, end))
+    return n
+
+
+def _counts(uri: str, lo: datetime, end: datetime) -> bool:
+    if PurePosixPath(uri).name.startswith((".", "_")):
+        return False
+    return partition_of(uri) is None or in_window(uri, lo, end)
+
+
 def landing_name(obj: ObjectInfo, member: str | None = None) -> str:
-    """`date=.../hour=.../<stem>-<etag8>[__<member>].jsonl`: a new version gets a new name."""
+    """`date=...[/hour=...]/<stem>-<etag8>[__<member>].jsonl` (`.parquet` for a Parquet
+    source): a new version gets a new name."""
     rel = obj.uri[_PARTITION.search(obj.uri).start() + 1 :]
     folder, name = rel.rsplit("/", 1)
     stem = _strip_suffixes(name)
     if member:
         stem += "__" + _strip_suffixes(PurePosixPath(member).name)
-    return f"{folder}/{stem}-{obj.etag[:8]}.jsonl"
+    suffix = PARQUET_SUFFIX if _kind(member or obj.uri) == "parquet" else ".jsonl"
+    return f"{folder}/{stem}-{obj.etag[:8]}{suffix}"
 
 
 def _strip_suffixes(name: str) -> str:
-    for suffix in (".gz", ".zip", *_SUFFIXES):
+    for suffix in (".gz", ".zip", PARQUET_SUFFIX, *_SUFFIXES):
         name = name.removesuffix(suffix)
     return name
 
@@ -129,6 +199,8 @@ def _kind(uri: str) -> str | None:
     name = uri.lower()
     if name.endswith(".zip"):
         return "zip"
+    if name.endswith(PARQUET_SUFFIX):
+        return "parquet"
     if name.endswith(tuple(s + ".gz" for s in _SUFFIXES)):
         return "gzip"
     if name.endswith(_SUFFIXES):
@@ -157,7 +229,7 @@ def split_lines(
         copy (
             select case when {_IS_OBJECT} then line else '' end
             from {source}
-        ) to '{_sql_str(landing_uri)}' (format csv, header false, quote '', escape '',
+        ) to {literal(landing_uri)} (format csv, header false, quote '', escape '',
             delimiter chr(1))
         """,
         params,
@@ -165,7 +237,7 @@ def split_lines(
     landed = con.execute(
         f"""
         select count(*) from read_csv(
-            '{_sql_str(landing_uri)}', columns = {{'line': 'VARCHAR'}}, {LINES}
+            {literal(landing_uri)}, columns = {{'line': 'VARCHAR'}}, {LINES}
         ) where line <> ''
         """
     ).fetchone()[0]
@@ -199,15 +271,11 @@ def split_lines(
             f"""
             copy (select line_no, reason, line from _unfit where reason <> 'blank'
                   order by line_no)
-            to '{_sql_str(rejected_uri)}' (format json)
+            to {literal(rejected_uri)} (format json)
             """
         )
     con.execute("drop table _unfit")
     return total - blank, bad, total - landed
-
-
-def _sql_str(value: str) -> str:
-    return value.replace("'", "''")
 
 
 def land_object(
@@ -219,7 +287,7 @@ def land_object(
     if kind == "zip":
         with local_copy(settings, obj.uri) as zpath, temp_dir() as tmp:
             with zipfile.ZipFile(zpath) as zf:
-                members = [m for m in zf.namelist() if _kind(m) in ("none", "gzip")]
+                members = [m for m in zf.namelist() if _kind(m) in ("none", "gzip", "parquet")]
                 for member in members:
                     target = Path(zf.extract(member, tmp))
                     landed.append(
@@ -236,11 +304,54 @@ def _land(con, settings, stream, obj, path, compression, member) -> LandedFile:
     for uri in (landing_uri, rejected_uri):
         if not uri.startswith("s3://"):
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
+    if compression == "parquet":
+        return _land_parquet(con, settings, stream, obj, path, landing_uri, rejected_uri)
     if is_s3(path) or is_s3(landing_uri):
         lines, bad, empty = split_lines(con, path, compression, landing_uri, rejected_uri)
     else:
         lines, bad, empty = _land_local(con, path, compression, landing_uri, rejected_uri)
     return LandedFile(stream, obj, landing_uri, rejected_uri if bad else None, lines, bad, empty)
+
+
+def _land_parquet(
+    con: duckdb.DuckDBPyConnection, settings: Settings, stream: str, obj: ObjectInfo,
+    path: str, landing_uri: str, rejected_uri: str,
+) -> LandedFile:
+    """Land a Parquet file as it is, its rows counted (a read of its footer that also proves
+    it is Parquet DuckDB can read). A file that is not is one invalid line: an empty landing
+    JSONL file and a sidecar line with the reason."""
+    try:
+        rows = con.execute(
+            "select count(*) from read_parquet($path, hive_partitioning = false)", {"path": path}
+        ).fetchone()[0]
+    except duckdb.Error as exc:
+        if not is_bad_file(exc):
+            raise  # not the file's fault: the next run tries it again
+        jsonl = landing_uri.removesuffix(PARQUET_SUFFIX) + ".jsonl"
+        rejected = rejected_uri.removesuffix(PARQUET_SUFFIX) + ".jsonl"
+        reason = f"not a Parquet file: {first_line(exc).replace(path, obj.uri)}"
+        write_bytes(settings, rejected, (json.dumps(
+            {"line_no": 1, "reason": reason, "line": None}) + "\n").encode())
+        write_bytes(settings, jsonl, b"\n")
+        return LandedFile(stream, obj, jsonl, rejected, 1, 1, 1)
+    copy_file(settings, path, landing_uri)
+    return LandedFile(stream, obj, landing_uri, None, rows, 0, 0)
+
+
+# I/O errors that are the file's content: a footer that claims more bytes than there are
+_BAD_FILE_IO = ("Could not read enough bytes",)
+
+
+def is_bad_file(exc: duckdb.Error) -> bool:
+    """Whether DuckDB failed because of what a file holds (not Parquet, corrupt, undecodable),
+    not because of the system (I/O and network errors, memory, an interrupt), which a retry
+    may cure."""
+    if isinstance(exc, duckdb.OutOfMemoryException | duckdb.InterruptException
+                  | duckdb.HTTPException):
+        return False
+    if isinstance(exc, duckdb.IOException):
+        return any(s in str(exc) for s in _BAD_FILE_IO)
+    return True
 
 
 def _land_local(

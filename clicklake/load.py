@@ -1,11 +1,13 @@
-"""Load raw: landed JSONL → `raw.<stream>`, each landed file exactly once.
+"""Load raw: landed JSONL and Parquet → `raw.<stream>`, each landed file exactly once.
 
-The raw table's DDL in `sql/raw/<stream>.sql` is the contract: its columns say which fields
-are read and their types, NOT NULL marks the required ones. A line whose required field is
-missing or does not cast is rejected into `ops.rejected_rows` with the reason; an optional value
-that does not cast, or a field the contract does not know, keeps the whole line in `_unmapped`
-so nothing is dropped. The file's rows, its rejected rows and its `ops.load_ledger` row commit
-in one DuckLake transaction, so a crash leaves either all of them or none.
+The raw table's DDL is the contract: its columns say which fields are read and their types,
+NOT NULL marks the required ones. A line whose required field is missing or does not cast is
+rejected into `ops.rejected_rows` with the reason; an optional value that does not cast, or a
+field the contract does not know, keeps the whole line in `_unmapped` so nothing is dropped.
+A Parquet file's rows follow the same rules, column by column (a nested value in a JSON column
+becomes its JSON text; the row, as JSON, stands for the line). The file's rows, its rejected
+rows and its `ops.load_ledger` row commit in one DuckLake transaction, so a crash leaves either
+all of them or none.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from uuid import uuid4
 
 import duckdb
 
-from clicklake.extract import LINES, MAX_LINE_BYTES, partition_of
+from clicklake.extract import LINES, MAX_LINE_BYTES, PARQUET_SUFFIX, is_bad_file, partition_of
 from clicklake.lake import first_line, retry_transaction, transaction
+from clicklake.sqltext import ident, literal
 from clicklake.storage import ensure_folder, join, remove
 
 log = logging.getLogger(__name__)
@@ -64,16 +67,30 @@ def contract(con: duckdb.DuckDBPyConnection, stream: str) -> list[Column]:
         [stream],
     ).fetchall()
     if not rows:
-        raise ValueError(f"no raw table for stream {stream!r} (add sql/raw/{stream}.sql)")
+        raise ValueError(f"no raw table for stream {stream!r} "
+                         f"(add sql/sources/<format>/raw/{stream}.sql)")
     return [Column(n, t, r) for n, t, r in rows if n not in LINEAGE]
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+@dataclass(frozen=True)
+class PendingFile:
+    """A landed file that has no ledger row yet (a row of `ops.landed_files`)."""
 
+    landing_uri: str
+    source_uri: str
+    rejected_uri: str | None
+    lines_in: int
+    lines_invalid: int
+    lines_blank: int | None  # None: landed before empty lines were counted
 
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+    @property
+    def is_parquet(self) -> bool:
+        return self.landing_uri.endswith(PARQUET_SUFFIX)
+
+    @property
+    def is_dense(self) -> bool:
+        """A JSONL file without empty lines: its lines can be numbered as they are read."""
+        return self.lines_blank == 0 and not self.is_parquet
 
 
 def _value(c: Column, field: str) -> tuple[str, str]:
@@ -100,13 +117,13 @@ def _dense(columns: list[Column]) -> str:
     """
     typed, fits = [], []
     for c in columns:
-        value, cast = _value(c, f"m[{_lit(c.name)}]")
-        typed.append(f"{cast} as {_ident(c.name)}")
+        value, cast = _value(c, f"m[{literal(c.name)}]")
+        typed.append(f"{cast} as {ident(c.name)}")
         if c.required:
             fits.append(f"{cast} is not null")
         elif c.type != "VARCHAR":
             fits.append(f"({value} is null or {cast} is not null)")
-    known = " + ".join(f"map_contains(m, {_lit(c.name)})::int" for c in columns)
+    known = " + ".join(f"map_contains(m, {literal(c.name)})::int" for c in columns)
     fits.append(f"cardinality(m) = {known}")
     return f"""
         select {", ".join(typed)}, {" and ".join(fits)} as _fits, file_index
@@ -124,18 +141,18 @@ def _parsed(columns: list[Column]) -> str:
     rejection reason quotes) and one more lists its keys to spot fields the contract does not
     know. Empty lines (where extract dropped an invalid line) are not rows but keep numbering.
     """
-    known = ", ".join(_lit(c.name) for c in columns)
-    paths = ", ".join(_lit("$." + json.dumps(c.name)) for c in columns)
+    known = ", ".join(literal(c.name) for c in columns)
+    paths = ", ".join(literal("$." + json.dumps(c.name)) for c in columns)
     typed, reasons, unfit = [], [], []
     for i, c in enumerate(columns, start=1):
         raw = f"v[{i}]"
         value, cast = _value(c, raw)
-        typed.append(f"{cast} as {_ident(c.name)}")
+        typed.append(f"{cast} as {ident(c.name)}")
         bad = "false" if c.type == "VARCHAR" else f"{value} is not null and {cast} is null"
         if c.required:
             reasons.append(
-                f"case when {value} is null then {_lit('missing ' + c.name)} "
-                f"when {bad} then {_lit('invalid ' + c.name + ': ')} || left({raw}, 60) end"
+                f"case when {value} is null then {literal('missing ' + c.name)} "
+                f"when {bad} then {literal('invalid ' + c.name + ': ')} || left({raw}, 60) end"
             )
         elif c.type != "VARCHAR":
             unfit.append(f"({bad})")
@@ -165,7 +182,7 @@ class Prepared:
     """One landed file parsed and typed, ready to commit: how many of its rows the batch's
     data files hold and the temp table of its rejected lines (if any)."""
 
-    landed: tuple
+    landed: PendingFile
     rows_loaded: int = 0
     rejects: str | None = None
 
@@ -190,14 +207,14 @@ def _data_file(data_dir: str) -> str:
 def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: str, params: dict) -> int:
     """Write a query's rows to a Parquet data file as DuckLake writes them; return the rows."""
     return con.execute(
-        f"copy ({sql}) to {_lit(target)} (format parquet, {PARQUET})", params
+        f"copy ({sql}) to {literal(target)} (format parquet, {PARQUET})", params
     ).fetchone()[0]
 
 
 def prepare_batch(
     con: duckdb.DuckDBPyConnection,
     columns: list[Column],
-    files: list[tuple],
+    files: list[PendingFile],
     batch_id: str,
     loaded_at: datetime,
     data_dir: str,
@@ -211,18 +228,19 @@ def prepare_batch(
     line that repeats a key among them: its map has more entries than known keys), and every
     line of a file with empty lines or of one `_dense` cannot read, go through `_parsed`: its
     accepted rows (with `_unmapped`) become a data file of that file, its rejected rows the
-    temp table `_rejects_<n>`. Every line ends up in exactly one of them.
+    temp table `_rejects_<n>`. A Parquet file is read by `_prepare_parquet`, into a data file
+    of its own and the same temp table. Every line ends up in exactly one of them.
     """
-    prepared = {f[0]: Prepared(f) for f in files}
+    prepared = {f.landing_uri: Prepared(f) for f in files}
     written: list[DataFile] = []
-    tags = {f[0]: str(i) for i, f in enumerate(files)}
+    tags = {f.landing_uri: str(i) for i, f in enumerate(files)}
     lineage = {"batch": batch_id, "loaded_at": loaded_at}
 
-    def by_line(landed: tuple, restrict: str = "") -> None:
+    def by_line(landed: PendingFile, restrict: str = "") -> None:
         _prepare_lines(con, columns, landed, restrict, lineage, data_dir,
-                       prepared[landed[0]], written, tags[landed[0]])
+                       prepared[landed.landing_uri], written, tags[landed.landing_uri])
 
-    def dense(group: list[tuple]) -> None:
+    def dense(group: list[PendingFile]) -> None:
         if _prepare_dense(con, columns, group, lineage, data_dir, prepared, written, by_line):
             return
         if len(group) == 1:  # this file cannot be read densely: line by line
@@ -232,10 +250,13 @@ def prepare_batch(
             dense([landed])
 
     try:
-        for group in batches([f for f in files if f[5] == 0], DENSE_LINES):
+        for group in batches([f for f in files if f.is_dense], DENSE_LINES):
             dense(group)
         for landed in files:
-            if landed[5] != 0:
+            if landed.is_parquet:
+                _prepare_parquet(con, columns, landed, lineage, data_dir,
+                                 prepared[landed.landing_uri], written, tags[landed.landing_uri])
+            elif not landed.is_dense:
                 by_line(landed)
     except BaseException:
         for data in written:
@@ -247,7 +268,7 @@ def prepare_batch(
 def _prepare_dense(con, columns, group, lineage, data_dir, prepared, written, by_line) -> bool:
     """The `_dense` part of `prepare_batch` for one group of dense files: False when the group
     cannot be read together (a file `_dense` cannot read, or whose line count is off)."""
-    paths = [f[0] for f in group]
+    paths = [f.landing_uri for f in group]
     try:
         con.execute(f"create or replace temp table _typed as {_dense(columns)}",
                     {"paths": paths})
@@ -266,14 +287,14 @@ def _prepare_dense(con, columns, group, lineage, data_dir, prepared, written, by
         bases, base = [], 0
         for i, landed in enumerate(group):
             n, lo, _ = found.get(i, (0, base, 0))
-            if n != landed[3] or lo != base:  # the numbering would be off
+            if n != landed.lines_in or lo != base:  # the numbering would be off
                 return False
             bases.append(base)
             base += n
         fits = base - sum(unfit for _, _, unfit in found.values())
         if fits:
             target = _data_file(data_dir)
-            names = ", ".join(f"t.{_ident(c.name)}" for c in columns)
+            names = ", ".join(f"t.{ident(c.name)}" for c in columns)
             copied = _copy(con, f"""
                 select {names}, null::json as _unmapped, f.source as _source_file,
                        t.rowid - f.base + 1 as _line_no, $batch as _batch_id,
@@ -286,8 +307,8 @@ def _prepare_dense(con, columns, group, lineage, data_dir, prepared, written, by
                 where t._fits""", target, {
                 **lineage,
                 "indexes": list(range(len(group))),
-                "sources": [f[1] for f in group],
-                "dates": [_source_date(f[1]) for f in group],
+                "sources": [f.source_uri for f in group],
+                "dates": [_source_date(f.source_uri) for f in group],
                 "bases": bases,
             })
             written.append(DataFile(target, frozenset(paths)))
@@ -295,7 +316,7 @@ def _prepare_dense(con, columns, group, lineage, data_dir, prepared, written, by
                 raise ReconciliationError(f"{target}: {copied} rows written, {fits} expected")
         for i, landed in enumerate(group):
             n, _, unfit = found.get(i, (0, 0, 0))
-            prepared[landed[0]].rows_loaded += n - unfit
+            prepared[landed.landing_uri].rows_loaded += n - unfit
             if unfit:
                 by_line(landed, f"semi join (select rowid - {bases[i]} + 1 as n from _typed "
                                 f"where file_index = {i} and not _fits) u on u.n = p.line_no")
@@ -309,7 +330,7 @@ def _prepare_lines(con, columns, landed, restrict, lineage, data_dir, out: Prepa
     """The `_parsed` part of `prepare_batch` for one file: its lines (those `restrict` keeps,
     or all) typed, the accepted ones written to a data file, the rejected ones kept in
     `_rejects_<tag>`."""
-    landing_uri, source_uri = landed[:2]
+    landing_uri, source_uri = landed.landing_uri, landed.source_uri
     params = {**lineage, "source": source_uri, "source_date": _source_date(source_uri)}
     out.rejects = f"_rejects_{tag}"
     con.execute(
@@ -320,12 +341,142 @@ def _prepare_lines(con, columns, landed, restrict, lineage, data_dir, out: Prepa
     accepted = con.execute(f"select count(*) from {out.rejects} where _reason is null")
     if accepted.fetchone()[0]:
         target = _data_file(data_dir)
-        names = ", ".join(_ident(c.name) for c in columns)
+        names = ", ".join(ident(c.name) for c in columns)
         out.rows_loaded += _copy(con, f"""
             select {names}, case when _has_unmapped then line::json end as _unmapped,
                    {_LINEAGE_SQL.format("line_no")}
             from {out.rejects} where _reason is null""", target, params)
         written.append(DataFile(target, frozenset([landing_uri])))
+
+
+def _prepare_parquet(con, columns, landed: PendingFile, lineage, data_dir, out: Prepared,
+                     written, tag: str) -> None:
+    """The part of `prepare_batch` for one Parquet file: its rows that fit the contract
+    written straight to a data file (typed in one parallel read, `_parquet_sql`), the rejected
+    ones kept in `_rejects_<tag>` with the row as JSON. Line N is the file's N-th row.
+
+    Extract read the file's footer; a file whose data then cannot be read (a corrupt page) has
+    every row rejected with DuckDB's reason, so the stream's later files still load. An I/O
+    error (a network failure, a missing file) is not the file's fault: it fails the load,
+    which the next run retries."""
+    path = landed.landing_uri
+    target = _data_file(data_dir)
+    try:
+        copied = _read_parquet(con, columns, landed, lineage, target, out, tag)
+    except duckdb.Error as exc:
+        remove(target)
+        if not is_bad_file(exc):
+            raise
+        log.warning("%s: %s; every row rejected", path, first_line(exc))
+        out.rejects = f"_rejects_{tag}"
+        con.execute(
+            f"create or replace temp table {out.rejects} as "
+            "select range + 1 as line_no, $reason as _reason, null::varchar as line "
+            "from range($rows)",
+            {"reason": f"unreadable Parquet file: {first_line(exc)}", "rows": landed.lines_in},
+        )
+        return
+    except BaseException:
+        remove(target)
+        raise
+    if copied:
+        out.rows_loaded += copied
+        written.append(DataFile(target, frozenset([path])))
+    else:
+        remove(target)
+
+
+def _read_parquet(con, columns, landed: PendingFile, lineage, target: str, out: Prepared,
+                  tag: str) -> int:
+    """Write the file's fitting rows to `target` and keep its rejected ones in
+    `_rejects_<tag>` (`out.rejects`); return the rows written."""
+    path = landed.landing_uri
+    # the file's own columns only: no `date`/`hour` column made up from the landing folders
+    # (GA360 has a `date` column of its own)
+    schema = dict(con.execute(
+        "select column_name, column_type "
+        f"from (describe select * from read_parquet({literal(path)}, hive_partitioning = false))"
+    ).fetchall())
+    typed, reason, unmapped, row = _parquet_sql(columns, schema)
+    scan = "read_parquet($path, file_row_number = true, hive_partitioning = false) as t"
+    if reason != "null":
+        # which rows break the contract: a read of the required columns only, usually none
+        why = f"_why_{tag}"
+        con.execute(
+            f"create or replace temp table {why} as "
+            f"select * from (select t.file_row_number, {reason} as _reason from {scan}) "
+            "where _reason is not null",
+            {"path": path},
+        )
+        try:
+            if con.execute(f"select count(*) from {why}").fetchone()[0]:
+                out.rejects = f"_rejects_{tag}"
+                con.execute(
+                    f"create or replace temp table {out.rejects} as "
+                    f"select t.file_row_number + 1 as line_no, w._reason, to_json({row}) as line "
+                    f"from {scan} inner join {why} as w using (file_row_number)",
+                    {"path": path},
+                )
+        finally:
+            con.execute(f"drop table if exists {why}")
+    return _copy(con, f"""
+        select {typed}, case when {unmapped} then to_json({row}) end as _unmapped,
+               {_LINEAGE_SQL.format("t.file_row_number + 1")}
+        from {scan}
+        where {reason} is null""", target, {
+        **lineage, "path": path, "source": landed.source_uri,
+        "source_date": _source_date(landed.source_uri),
+    })
+
+
+def _is_nested(type_: str) -> bool:
+    return type_.startswith(("STRUCT", "MAP", "UNION")) or type_.endswith("]")
+
+
+def _parquet_sql(columns: list[Column], schema: dict[str, str]) -> tuple[str, str, str, str]:
+    """SQL over a Parquet file read as `t` whose columns and types are `schema`: (the contract
+    columns typed, why a row is rejected (null: it fits), whether it keeps `_unmapped`, the
+    whole row as a struct).
+
+    A contract column the file has: a JSON column takes `to_json` of the value (a struct or
+    list becomes its JSON text), a VARCHAR column the value as text (JSON text for a nested
+    one, as the JSON path gives), other types a try_cast; one it lacks is null. Required
+    columns missing, blank or not casting reject the row as a JSON line's would; optional ones
+    not casting, or a non-null column the contract does not know, keep the row in `_unmapped`.
+    """
+    typed, reasons, unfit = [], [], []
+    for c in columns:
+        src = schema.get(c.name)
+        if src is None:
+            typed.append(f"null::{c.type} as {ident(c.name)}")
+            if c.required:
+                reasons.append(literal("missing " + c.name))
+            continue
+        col = f"t.{ident(c.name)}"
+        text = (f"to_json({col})::varchar" if _is_nested(src) or src == "JSON"
+                else col if src == "VARCHAR" else f"{col}::varchar")
+        if c.type == "VARCHAR":
+            value, cast = _value(c, text)
+        elif c.type == src:
+            value, cast = col, col
+        elif c.type == "JSON":
+            value, cast = col, f"to_json({col})"
+        else:
+            value, cast = col, f"try_cast({text if _is_nested(src) else col} as {c.type})"
+        typed.append(f"{cast} as {ident(c.name)}")
+        bad = f"{value} is not null and {cast} is null"
+        if c.required:
+            reasons.append(
+                f"case when {value} is null then {literal('missing ' + c.name)} "
+                f"when {bad} then {literal('invalid ' + c.name + ': ')} || left({text}, 60) end"
+            )
+        elif cast != value and c.type != "JSON":  # to_json of a value is never null
+            unfit.append(f"({bad})")
+    known = {c.name for c in columns}
+    unfit += [f"t.{ident(name)} is not null" for name in schema if name not in known]
+    reason = f"nullif(concat_ws('; ', {', '.join(reasons)}), '')" if reasons else "null"
+    row = "{" + ", ".join(f"{literal(name)}: t.{ident(name)}" for name in schema) + "}"
+    return ", ".join(typed), reason, " or ".join(unfit) or "false", row
 
 
 # the lineage columns of a raw row, bound per file; {} is the line number
@@ -351,10 +502,11 @@ def load_file(
     """Commit one prepared file inside the caller's transaction (its rows are in data files
     the caller adds): its rejected lines go to `ops.rejected_rows` and its ledger row is
     written. Returns (rows_in, rows_loaded, rows_rejected, reasons)."""
-    landing_uri, source_uri, rejected_uri, lines_in, _, _ = prepared.landed
+    landed = prepared.landed
+    landing_uri, source_uri, lines_in = landed.landing_uri, landed.source_uri, landed.lines_in
     loaded = prepared.rows_loaded
     reasons: dict[str, int] = {}
-    if prepared.rejects or rejected_uri:
+    if prepared.rejects or landed.rejected_uri:
         reasons = _reject(con, stream, prepared, batch_id)
     rejected = sum(reasons.values())
     if lines_in != loaded + rejected:
@@ -373,7 +525,7 @@ def _reject(
 ) -> dict[str, int]:
     """Write the file's rejected lines (contract breaks and extract's invalid lines) to
     `ops.rejected_rows`; return their count by reason."""
-    source_uri, rejected_uri = prepared.landed[1:3]
+    source_uri, rejected_uri = prepared.landed.source_uri, prepared.landed.rejected_uri
     parts = []
     if prepared.rejects:
         parts.append(
@@ -407,9 +559,9 @@ def _reject(
     return reasons
 
 
-def pending_files(con: duckdb.DuckDBPyConnection, stream: str) -> list[tuple]:
+def pending_files(con: duckdb.DuckDBPyConnection, stream: str) -> list[PendingFile]:
     """Landed files of the stream that have no ledger row yet, oldest first."""
-    return con.execute(
+    return [PendingFile(*row) for row in con.execute(
         """
         select f.landing_uri, f.source_uri, f.rejected_uri, f.lines_in, f.lines_invalid,
                f.lines_blank
@@ -419,7 +571,7 @@ def pending_files(con: duckdb.DuckDBPyConnection, stream: str) -> list[tuple]:
         order by f.landing_uri
         """,
         [stream],
-    ).fetchall()
+    ).fetchall()]
 
 
 # Lines per transaction: a backlog (a backfill, a day of late files) commits in several
@@ -427,17 +579,17 @@ def pending_files(con: duckdb.DuckDBPyConnection, stream: str) -> list[tuple]:
 BATCH_LINES = 2_000_000
 
 
-def batches(files: list[tuple], max_lines: int = BATCH_LINES) -> list[list[tuple]]:
+def batches(files: list[PendingFile], max_lines: int = BATCH_LINES) -> list[list[PendingFile]]:
     """Split pending files (oldest first) into consecutive batches of at most `max_lines`
     lines; a file larger than that is a batch of its own."""
-    out: list[list[tuple]] = []
+    out: list[list[PendingFile]] = []
     lines = 0
     for f in files:
-        if not out or (lines + f[3] > max_lines and out[-1]):
+        if not out or (lines + f.lines_in > max_lines and out[-1]):
             out.append([])
             lines = 0
         out[-1].append(f)
-        lines += f[3]
+        lines += f.lines_in
     return out
 
 
@@ -482,7 +634,7 @@ def _load_batch(
     con: duckdb.DuckDBPyConnection,
     stream: str,
     columns: list[Column],
-    files: list[tuple],
+    files: list[PendingFile],
     run_id: str,
     data_dir: str,
 ) -> LoadResult:
@@ -495,12 +647,12 @@ def _load_batch(
             added.clear()
             result = LoadResult(stream, batch_id=batch_id)
             with transaction(con):
-                still = {f[0] for f in pending_files(con, stream)}
+                still = {f.landing_uri for f in pending_files(con, stream)}
                 # a data file goes in whole or not at all: when another load committed one of
                 # its files first, the others wait for the next load (they stay pending)
                 data = [d for d in written if d.members <= still]
                 ready = still - {m for d in written if not d.members <= still for m in d.members}
-                todo = [p for p in prepared if p.landed[0] in ready]
+                todo = [p for p in prepared if p.landed.landing_uri in ready]
                 if not todo:
                     return result
                 con.execute(

@@ -96,6 +96,47 @@ def list_objects(settings: Settings, prefix: str) -> list[ObjectInfo]:
     return sorted(found, key=lambda o: o.uri)
 
 
+def list_folder(settings: Settings, prefix: str) -> tuple[list[str], list[str]]:
+    """The names of the sub-folders directly below `prefix` and the URIs of the files directly
+    in it, both sorted (one listing call per thousand entries on S3: keys are grouped by `/`).
+    Hidden local files (`.name`) are left out, as `list_objects` leaves them out."""
+    if is_s3(prefix):
+        bucket, key = _split(prefix)
+        key = key.rstrip("/") + "/" if key else ""
+        pages = s3_client(settings).get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=key, Delimiter="/"
+        )
+        folders, files = [], []
+        for page in pages:
+            folders += [p["Prefix"][len(key):].rstrip("/") for p in page.get("CommonPrefixes", [])]
+            files += [f"s3://{bucket}/{o['Key']}" for o in page.get("Contents", [])
+                      if not o["Key"].endswith("/")]  # a folder marker is no file
+        return sorted(folders), sorted(files)
+    root = Path(prefix)
+    if not root.is_dir():
+        return [], []
+    entries = sorted(root.iterdir())
+    return ([p.name for p in entries if p.is_dir()],
+            [str(p) for p in entries if p.is_file() and not p.name.startswith(".")])
+
+
+def list_uris(settings: Settings, prefix: str) -> list[str]:
+    """The URIs of every object below `prefix` (recursive), sorted: `list_objects` without the
+    etags, so a local file is not read to hash it."""
+    if is_s3(prefix):
+        bucket, key = _split(prefix)
+        key = key.rstrip("/") + "/" if key else ""
+        pages = s3_client(settings).get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=key
+        )
+        return sorted(f"s3://{bucket}/{o['Key']}" for page in pages
+                      for o in page.get("Contents", []) if not o["Key"].endswith("/"))
+    root = Path(prefix)
+    if not root.is_dir():
+        return []
+    return sorted(str(p) for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
 _ETAGS: dict[tuple[str, int, int], str] = {}
 
 
@@ -136,6 +177,31 @@ def write_bytes(settings: Settings, uri: str, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)  # atomic: a crash never leaves half a file behind
+
+
+def copy_file(settings: Settings, source: str, target: str) -> None:
+    """Copy an object or local file as it is, between any two of local and S3 (server-side
+    between S3 objects). A local target appears whole or not at all."""
+    if is_s3(target):
+        bucket, key = _split(target)
+        if is_s3(source):
+            src_bucket, src_key = _split(source)
+            s3_client(settings).copy({"Bucket": src_bucket, "Key": src_key}, bucket, key)
+        else:
+            s3_client(settings).upload_file(source, bucket, key)
+        return
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        if is_s3(source):
+            bucket, key = _split(source)
+            s3_client(settings).download_file(bucket, key, str(tmp))
+        else:
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def delete(settings: Settings, uri: str) -> None:

@@ -109,3 +109,33 @@ def test_landing_names_follow_the_source_layout_and_version():
     obj = ObjectInfo("s3://src/browser_events/date=2024-03-01/hour=07/part-0.jsonl.gz", 10,
                      "0123456789abcdef")
     assert landing_name(obj) == "date=2024-03-01/hour=07/part-0-01234567.jsonl"
+
+
+def test_a_daily_export_without_hour_folders_is_found_landed_and_dated(lake):
+    from clicklake.extract import partition_of, source_objects
+    from clicklake.load import _source_date
+
+    settings, con = lake
+    _drop(settings, "ga_sessions/date=2024-03-01/ga_sessions_20240301.json.gz", LINES[0])
+    _drop(settings, "ga_sessions/date=2024-02-25/old.json.gz", LINES[0])  # past the lookback
+    [obj] = source_objects(settings, "ga_sessions", H0, H1)
+    assert obj.uri.endswith("date=2024-03-01/ga_sessions_20240301.json.gz")
+    assert partition_of(obj.uri) == (datetime(2024, 3, 1).date(), None)
+    assert landing_name(obj) == f"date=2024-03-01/ga_sessions_20240301-{obj.etag[:8]}.jsonl"
+    assert _source_date(obj.uri) == datetime(2024, 3, 1).date()
+    # a run of a later hour of the same day finds the day's file again (here: already landed)
+    [landed] = extract_stream(con, settings, "ga_sessions", H0, H1, "r1").landed
+    assert landed.landing_uri.endswith(f"ga_sessions/date=2024-03-01/ga_sessions_20240301-"
+                                       f"{obj.etag[:8]}.jsonl")
+    later = extract_stream(con, settings, "ga_sessions", datetime(2024, 3, 1, 23, tzinfo=UTC),
+                           datetime(2024, 3, 2, tzinfo=UTC), "r2")
+    assert (later.listed, later.skipped, later.landed) == (1, 1, [])
+
+
+def test_parquet_landing_names_end_in_parquet():
+    obj = ObjectInfo("s3://src/ga4_events/date=2024-03-01/000000000000.parquet", 10,
+                     "0123456789abcdef")
+    assert landing_name(obj) == "date=2024-03-01/000000000000-01234567.parquet"
+    zipped = ObjectInfo("s3://src/ga4_events/date=2024-03-01/export.zip", 10, "0123456789abcdef")
+    assert landing_name(zipped, "part/x.parquet") == "date=2024-03-01/export__x-01234567.parquet"
+    assert landing_name(zipped, "x.jsonl.gz") == "date=2024-03-01/export__x-01234567.jsonl"

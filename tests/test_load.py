@@ -261,3 +261,47 @@ def test_dense_files_past_the_group_size_go_to_a_data_file_of_their_own(lake, mo
         ("b", 3, "b3"),
     ]
     assert _data_files(con, "device_events") == 2
+
+
+GA_DDL = """
+create table lake.raw.{name} (
+    fullVisitorId varchar not null,
+    visitId varchar,
+    visitNumber bigint,
+    totals json,
+    hits json,
+    _unmapped json,
+    _source_file varchar not null,
+    _line_no bigint not null,
+    _batch_id varchar not null,
+    _loaded_at timestamptz not null,
+    _source_date date not null
+)
+"""
+GA_LINES = [
+    {"fullVisitorId": "0123", "visitId": 1501583974, "visitNumber": "2",
+     "totals": {"visits": "1", "pageviews": 3, "bounces": None},
+     "hits": [{"hitNumber": 1, "page": {"pagePath": "/"}}, {"hitNumber": 2, "product": []}]},
+    {"fullVisitorId": 4567, "visitId": "1501583975", "totals": {"visits": None}, "hits": []},
+]
+
+
+def test_nested_values_load_as_their_json_text_and_ids_as_their_digits(lake):
+    settings, con = lake
+    con.execute(GA_DDL.format(name="ga_test"))
+    _land(settings, con, "ga_test", GA_LINES, name="dense")
+    _land(settings, con, "ga_test", [json.dumps(r) for r in GA_LINES] + [""], name="sparse")
+    result = load_stream(con, "ga_test", "run1")
+    assert (result.rows_in, result.rows_loaded, result.rows_rejected) == (4, 4, 0)
+    rows = con.execute(
+        "select regexp_extract(_source_file, '(\\w+)\\.jsonl', 1), fullVisitorId, visitId, "
+        "visitNumber, totals, hits, _unmapped from raw.ga_test order by all"
+    ).fetchall()
+    for name in ("dense", "sparse"):
+        first, second = [r[1:] for r in rows if r[0] == name]
+        assert first[:3] == ("0123", "1501583974", 2)
+        assert json.loads(first[3]) == GA_LINES[0]["totals"]
+        assert json.loads(first[4]) == GA_LINES[0]["hits"]
+        assert first[5] is None  # every field has its column
+        assert second[:2] == ("4567", "1501583975")
+        assert (json.loads(second[3]), json.loads(second[4])) == ({"visits": None}, [])
