@@ -103,10 +103,11 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
         result = generate(
             dest, args.start, args.hours, events_per_hour=args.events_per_hour, seed=args.seed,
             faults=args.faults, progress=lambda i: bar.update(task, completed=i),
+            format=args.format, file_format=args.file_format,
         )
     console.print(
-        f"wrote {result['files']:,} files, {result['events']:,} events, {result['lines']:,} "
-        f"lines ({result['rejected_lines']:,} to be rejected) to {dest} "
+        f"wrote {result['files']:,} {args.format} files, {result['events']:,} events, "
+        f"{result['lines']:,} lines ({result['rejected_lines']:,} to be rejected) to {dest} "
         f"in {time.perf_counter() - t0:.1f}s; truth in {dest / 'truth.json'}",
         highlight=False,
     )
@@ -268,6 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--faults", nargs="*", default=[],
                    help="duplicates late malformed missing_field extra_field")
     p.add_argument("--dest", help="source folder (default: CLICKLAKE_SOURCE_URI)")
+    p.add_argument("--format", choices=("tracker", "ga360", "ga4"), default="tracker",
+                   help="the same shop as tracker files (hourly), or as a GA360 or GA4 "
+                        "BigQuery export (daily)")
+    p.add_argument("--file-format", choices=("jsonl", "parquet"), default="jsonl",
+                   help="GA exports only: newline-delimited JSON (.jsonl.gz) or Parquet")
     p.set_defaults(fn=cmd_generate)
 
     p = sub.add_parser("run", help="run the hours [start, end): extract, load, stage, marts, "

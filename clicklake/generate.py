@@ -1,4 +1,4 @@
-"""Generate: a deterministic simulated shop that writes hourly tracker files and their truth.
+"""Generate: a deterministic simulated shop that writes its source files and their truth.
 
 Visitors arrive on a daily rhythm from six traffic sources and walk home → category → product →
 cart → checkout → confirmation with drop-offs and back-and-forth; every page view or click is one
@@ -6,7 +6,9 @@ event, split over the four tracker streams of DESIGN.md, next to the shop's prod
 a few price changes). `truth.json` holds daily KPIs computed from the simulation itself under the
 business rules the SQL implements, so a pipeline run can be checked against it. Faults are
 injected on request from their own random stream: the clean simulation, and so the truth, is the
-same with or without them.
+same with or without them. The same shop can be written as a Google Analytics export instead
+(`format="ga360"` or `"ga4"`, daily files, see generate_ga.py): the visits are the same, only
+their layout, field names and GA's counting rules differ.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from itertools import accumulate
 from pathlib import Path
 
 FAULTS = ("duplicates", "late", "malformed", "missing_field", "extra_field")
+FORMATS = ("tracker", "ga360", "ga4")
+FILE_FORMATS = ("jsonl", "parquet")
 EVENT_STREAMS = ("browser_events", "location_events", "device_events", "geo_events")
 STREAMS = (*EVENT_STREAMS, "products")
 SHOP = "https://shop.example.com"
@@ -131,6 +135,8 @@ def generate(
     seed: int = 42,
     faults: Iterable[str] = (),
     progress: Callable[[int], None] | None = None,
+    format: str = "tracker",
+    file_format: str = "jsonl",
 ) -> dict:
     """Write the shop's source files for the hours [start, start + hours) and `truth.json` under
     `dest`, and return a summary: files, events, lines, rejected_lines (injected lines a correct
@@ -138,8 +144,16 @@ def generate(
     overwrites them and deletes generator files it no longer writes in those hours, so no stale
     price rows or late files survive. `progress(i)` is called once i hours are written.
     The hours follow the shop's daily rhythm and average `events_per_hour` events, so a single
-    generated hour has about that many whatever its time of day.
+    generated hour has about that many whatever its time of day (for GA, tracker events: GA
+    writes a few more rows per visit). `format` ga360 or ga4 writes the same shop as that
+    export's daily files (`file_format` jsonl or parquet); faults are tracker-only.
     """
+    if format not in FORMATS:
+        raise ValueError(f"unknown format {format!r}: valid are {', '.join(FORMATS)}")
+    if file_format not in FILE_FORMATS or (format == "tracker" and file_format != "jsonl"):
+        raise ValueError(f"file_format {file_format!r} is not one {format} writes")
+    if format != "tracker" and faults:
+        raise ValueError("faults are injected into tracker files only")
     faults = set(faults)
     if faults - set(FAULTS):
         raise ValueError(f"unknown fault(s) {', '.join(sorted(faults - set(FAULTS)))}: "
@@ -152,6 +166,10 @@ def generate(
     if hours < 1 or events_per_hour < 0:
         raise ValueError("hours must be >= 1 and events_per_hour >= 0")
     shop = _Shop(Path(dest), start, hours, seed, faults)
+    if format != "tracker":
+        from clicklake.generate_ga import writer
+
+        shop.ga = writer(format, shop, file_format)
     # millions of small tuples and lists make the cyclic GC rescan a growing heap for nothing;
     # compression runs in threads (zlib releases the GIL) while the next hour is simulated
     gc_was_enabled = gc.isenabled()
@@ -161,7 +179,7 @@ def generate(
         with ThreadPoolExecutor(max_workers=2) as pool:
             for h in range(hours):
                 shop.simulate_hour(h, events_per_hour)
-                written = shop.write_hour(h, pool)
+                written = shop.write_hour(h, pool) if shop.ga is None else shop.ga.flush(h, pool)
                 for future in pending:
                     future.result()
                 if progress is not None and h:
@@ -174,11 +192,15 @@ def generate(
             gc.enable()
     if progress is not None:
         progress(hours)
-    shop.remove_stale_files()
-    truth = shop.truth()
+    if shop.ga is None:
+        shop.remove_stale_files()
+    else:
+        shop.ga.remove_stale_files()
+    truth = shop.truth(format)
     (shop.dest / "truth.json").write_text(json.dumps(truth, indent=2, sort_keys=True) + "\n")
-    return {"files": len(shop.written), "events": shop.events, "lines": shop.lines,
-            "rejected_lines": sum(shop.rejected.values()), "truth": truth}
+    out = shop if shop.ga is None else shop.ga
+    return {"files": len(out.written), "events": sum(d["events"] for d in truth["days"].values()),
+            "lines": out.lines, "rejected_lines": sum(shop.rejected.values()), "truth": truth}
 
 
 def _iso(ms: int) -> str:
@@ -228,6 +250,7 @@ class _Shop:
         self.events = self.lines = 0
         self.written: set[Path] = set()
         self.rejected = dict.fromkeys(STREAMS, 0)
+        self.ga = None  # the GA export writer (generate_ga), when one is written instead
         self._make_catalog()
         self.late = self._pick_late() if "late" in faults else {}
 
@@ -244,6 +267,7 @@ class _Shop:
                              "price": self.price[-1] / 100, "currency": "USD",
                              "updated_at": updated})
         self.out[0][4] = [json.dumps(r, separators=_COMPACT) for r in rows]
+        self.products = [("", "")] + [(r["name"], r["category"]) for r in rows]
         self.category_paths = [f"/category_{cat}" for cat in _CATALOG]
         self.product_paths = [f"/product_{pid}" for pid in range(len(self.price))]
         self.page_tail = {  # a location line after "event_id", for any page but the landing page
@@ -277,28 +301,31 @@ class _Shop:
         # reference strings hold nothing JSON must escape, so lines are formatted directly:
         # json.dumps per line would double the run time
         random = self.rng.random
-        kind, os, os_name, _, factor, browsers, platform = _DEVICES[
-            bisect(_CUM["devices"], random() * _CUM["devices"][-1])]
-        country, language, region, tz, lat, lon, _ = _GEO[
-            bisect(_CUM["geo"], random() * _CUM["geo"][-1])]
+        device_at = bisect(_CUM["devices"], random() * _CUM["devices"][-1])
+        kind, os, os_name, _, factor, browsers, platform = _DEVICES[device_at]
+        geo_at = bisect(_CUM["geo"], random() * _CUM["geo"][-1])
+        country, language, region, tz, lat, lon, _ = _GEO[geo_at]
         browser = browsers[int(random() * len(browsers))]
         uid = f"u{self.rng.getrandbits(48):012x}"
-        custom = f'"cust-{int(random() * 1e6):06d}"' if random() < 0.25 else "null"
+        custom_id = f"cust-{int(random() * 1e6):06d}" if random() < 0.25 else None
+        custom = f'"{custom_id}"' if custom_id else "null"
         device = (f'"os":"{os}","os_name":"{os_name}","os_timezone":"'
                   f'{tz if random() < 0.95 else "UTC"}","device_type":"{kind}",'
                   f'"device_is_mobile":{"true" if kind == "mobile" else "false"},'
                   f'"user_custom_id":{custom},"user_domain_id":"{uid}"}}')
         first = 11 + int(random() * 212)
         ip = ".".join(str(int(random() * 256)) for _ in range(3))
-        geo = (f'"geo_latitude":{round(lat + random() * 2 - 1, 4)},'
-               f'"geo_longitude":{round(lon + random() * 2 - 1, 4)},"geo_country":"{country}",'
+        lat, lon = round(lat + random() * 2 - 1, 4), round(lon + random() * 2 - 1, 4)
+        geo = (f'"geo_latitude":{lat},"geo_longitude":{lon},"geo_country":"{country}",'
                f'"geo_timezone":"{tz}","geo_region_name":"{region}",'
                f'"ip_address":"{first + (first >= 127)}.{ip}"}}')
         engine = _ENGINES[browser].format(m=" Mobile" if kind == "mobile" else "")
+        language = language if random() < 0.85 else "en-US"
         browser_tail = (f'"browser_name":"{browser}","browser_user_agent":"Mozilla/5.0 '
-                        f'({platform}) {engine}","browser_language":"'
-                        f'{language if random() < 0.85 else "en-US"}"}}')
-        return uid, device, geo, browser_tail, factor
+                        f'({platform}) {engine}","browser_language":"{language}"}}')
+        # what a GA export needs to know of the visitor, not formatted for the tracker
+        info = (device_at, geo_at, browser, language, custom_id, lat, lon)
+        return uid, device, geo, browser_tail, factor, info
 
     def _events(self, kind: str, factor: float) -> list[tuple[int, str, int]]:
         """The visit's events as (0 = pageview / 1 = click, path, action), each page view followed
@@ -399,13 +426,15 @@ class _Shop:
     def _visit(self, t: int, visitor: tuple, traffic: tuple) -> None:
         rng, start_ms, end_ms, out = self.rng, self.start_ms, self.end_ms, self.out
         random, getrandbits = rng.random, rng.getrandbits
-        uid, device, geo, browser, device_factor = visitor
+        uid, device, geo, browser, device_factor, info = visitor
         kind, _, source_factor, sources, medium, campaigns, contents, referers = traffic
         click_id = f"c{getrandbits(64):016x}"
         events = self._events(kind, source_factor * device_factor)
         hour = (t - start_ms) // HOUR_MS
-        out[hour][2].append(f'{{"click_id":"{click_id}",{device}')
-        out[hour][3].append(f'{{"click_id":"{click_id}",{geo}')
+        ga = self.ga
+        if ga is None:
+            out[hour][2].append(f'{{"click_id":"{click_id}",{device}')
+            out[hour][3].append(f'{{"click_id":"{click_id}",{geo}')
         landing: dict = {"referer_url": None, "referer_medium": None, "utm_medium": medium,
                          "utm_source": None, "utm_content": None, "utm_campaign": None}
         query = ""
@@ -417,8 +446,12 @@ class _Shop:
         elif referers:
             landing.update(referer_url=rng.choice(referers),
                            referer_medium="search" if kind == "organic" else "referral")
-        source = landing["utm_source"] or "(none)"
         key = tuple(landing.values())
+        if ga is not None:  # GA's session source; the visit is recorded as (t, etype, path, action)
+            source, record, paid, t0 = ga.source(kind, key), [], [], t
+            source = "(none)" if source == "(direct)" else source  # untagged, as the marts say
+        else:
+            source = landing["utm_source"] or "(none)"
         if key not in self.landing_tail:
             self.landing_tail[key] = json.dumps(landing, separators=_COMPACT)[1:]
         landing_tail = self.landing_tail[key]
@@ -441,22 +474,26 @@ class _Shop:
                 if t >= end_ms:
                     break  # the generated period ends during the visit
             hour = (t - start_ms) // HOUR_MS
-            second, ms = divmod(t - start_ms - hour * HOUR_MS, 1000)
-            eid = f"e{getrandbits(80):020x}"
-            lines = out[hour]
-            lines[0].append(f'{{"event_id":"{eid}","event_timestamp":"{prefix[hour]}'
-                            f'{_MMSS[second]}{_MILLIS[ms]}{tails[etype]}')
-            if emitted:
-                lines[1].append(f'{{"event_id":"{eid}",{page_tail[path]}')
+            bits = getrandbits(80)
+            if ga is None:
+                second, ms = divmod(t - start_ms - hour * HOUR_MS, 1000)
+                eid = f"e{bits:020x}"
+                lines = out[hour]
+                lines[0].append(f'{{"event_id":"{eid}","event_timestamp":"{prefix[hour]}'
+                                f'{_MMSS[second]}{_MILLIS[ms]}{tails[etype]}')
+                if emitted:
+                    lines[1].append(f'{{"event_id":"{eid}",{page_tail[path]}')
+                else:
+                    lines[1].append(f'{{"event_id":"{eid}","page_url":"{SHOP}{path}{query}",'
+                                    f'"page_url_path":"{path}",{landing_tail}')
             else:
-                lines[1].append(f'{{"event_id":"{eid}","page_url":"{SHOP}{path}{query}",'
-                                f'"page_url_path":"{path}",{landing_tail}')
+                record.append((t, etype, path, action))
             emitted += 1
             day = hour_day[hour]
             counts = days[day]
             counts[0] += 1
             if etype == 0:
-                counts[1] += 1
+                days[start_day][1] += 1  # pageviews count on the visit's day, as GA's totals do
                 reached.add(_STEP[path[:4]])
                 if action > 0:
                     counts[2] += 1
@@ -464,6 +501,8 @@ class _Shop:
                     by_product.setdefault((day, action), [0, 0, 0])[0] += 1
                 elif action < 0:
                     cents = 0
+                    if ga is not None:
+                        paid.append([(pid, self._price_at(pid, t)) for pid in basket])
                     for pid in basket:
                         price = self._price_at(pid, t)
                         cents += price
@@ -483,6 +522,8 @@ class _Shop:
             if _STEP_ORDER[step] <= furthest:
                 self.funnel[(start_day, step)] = self.funnel.get((start_day, step), 0) + 1
         self.events += emitted
+        if ga is not None:
+            ga.visit(t0, uid, info, kind, key, query, record, paid)
 
     def _price_at(self, pid: int, t: int) -> int:
         change = self.change.get(pid)
@@ -569,18 +610,23 @@ class _Shop:
                     if _OWN_FILE.fullmatch(path.name) and path not in self.written:
                         path.unlink()
 
-    def truth(self) -> dict:
-        """The daily KPIs of the clean simulation, keyed by UTC day."""
+    def truth(self, format: str = "tracker") -> dict:
+        """The daily KPIs of the clean simulation, keyed by UTC day. Pageviews count on the day
+        their visit starts. A GA export counts the events (rows or hits) it wrote, its sessions'
+        source and its products' SKUs, as its rules say (generate_ga.py)."""
         days = {}
         for d, (events, pageviews, carts, orders, cents, sessions) in enumerate(self.days):
+            if self.ga is not None:
+                events = self.ga.events[d]
             if not (events or sessions):
                 continue
             by_source = {
                 source: {"sessions": v[0], "orders": v[1], "revenue": round(v[2] / 100, 2)}
                 for (day, source), v in sorted(self.by_source.items()) if day == d
             }
+            sku = str if self.ga is None else self.ga.sku
             by_product = {
-                str(pid): {"add_to_carts": v[0], "units": v[1], "revenue": round(v[2] / 100, 2)}
+                sku(pid): {"add_to_carts": v[0], "units": v[1], "revenue": round(v[2] / 100, 2)}
                 for (day, pid), v in sorted(self.by_product.items()) if day == d
             }
             funnel = {step: n for (day, step), n in sorted(self.funnel.items()) if day == d}
@@ -590,6 +636,7 @@ class _Shop:
                 "revenue": round(cents / 100, 2), "by_utm_source": by_source,
                 "by_product": by_product, "funnel": funnel,
             }
-        return {"start": f"{self.start:%Y-%m-%dT%H:%M:%SZ}", "hours": self.hours,
-                "seed": self.seed, "faults": sorted(self.faults),
-                "rejected_lines": self.rejected, "days": days}
+        rejected = self.rejected if self.ga is None else {self.ga.stream: 0}
+        return {"format": format, "start": f"{self.start:%Y-%m-%dT%H:%M:%SZ}",
+                "hours": self.hours, "seed": self.seed, "faults": sorted(self.faults),
+                "rejected_lines": rejected, "days": days}

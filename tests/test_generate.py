@@ -110,7 +110,7 @@ def _recompute(dest: Path) -> tuple[dict, int]:
             visitors[day].add(device[click_id]["user_domain_id"])
             if event_type != "pageview":
                 continue
-            days[day]["pageviews"] += 1
+            days[start_day]["pageviews"] += 1  # on the visit's day, as GA's totals count
             reached.add(STEPS[path.split("_")[0]])
             if m := re.fullmatch(r"/product_(\d+)", path):
                 days[day]["add_to_carts"] += 1
