@@ -2,8 +2,9 @@
 -- partition: date
 -- depends_on: stage.events, stage.sessions, stage.orders
 -- The dashboard's cube: every figure can be filtered by source, device and country. A visit's
--- source, device and country are its own (from stage.sessions); visits count in the hour they
--- start, events in the hour they happen, orders and revenue in the hour they are paid.
+-- source, device and country are its own (from stage.sessions); visits and their pageviews
+-- (the visit's own figure, as in mart.daily_kpis) count in the hour they start, add-to-carts in
+-- the hour they happen, orders and revenue in the hour they are paid.
 -- column hour: the hour, in the reporting time zone
 -- column date: the hour's day in the reporting time zone (partition)
 -- column utm_source: the visit's campaign source ('(none)' = untagged)
@@ -11,7 +12,7 @@
 -- column geo_country: country code ('(unknown)' without a geo row)
 -- column sessions: visits that started in the hour
 -- column bounces: those visits that had a single pageview
--- column pageviews: pageviews in the hour
+-- column pageviews: pageviews of the visits that started in the hour
 -- column add_to_carts: add-to-cart pageviews in the hour
 -- column orders: orders paid in the hour
 -- column revenue: revenue of those orders
@@ -29,6 +30,7 @@ visits as (
         session_start,
         session_date,
         is_bounce,
+        pageviews,
         coalesce(utm_source, '(none)') as utm_source,
         coalesce(device_type, '(unknown)') as device_type,
         coalesce(geo_country, '(unknown)') as geo_country
@@ -41,7 +43,8 @@ started as (
         date_trunc('hour', session_start at time zone $tz) as hour,
         utm_source, device_type, geo_country,
         count(*) as sessions,
-        count(*) filter (where is_bounce) as bounces
+        count(*) filter (where is_bounce) as bounces,
+        sum(pageviews) as pageviews
     from visits
     where session_date in (select day from days)
     group by all
@@ -51,7 +54,6 @@ events as (
     select
         e.event_hour as hour,
         v.utm_source, v.device_type, v.geo_country,
-        count(*) filter (where e.is_pageview) as pageviews,
         count(*) filter (where e.ecommerce_action = 'add_to_cart') as add_to_carts
     from stage.events as e
     inner join visits as v using (session_id)
@@ -82,7 +84,7 @@ final as (
         geo_country,
         coalesce(s.sessions, 0) as sessions,
         coalesce(s.bounces, 0) as bounces,
-        coalesce(e.pageviews, 0) as pageviews,
+        coalesce(s.pageviews, 0)::bigint as pageviews,
         coalesce(e.add_to_carts, 0) as add_to_carts,
         coalesce(o.orders, 0) as orders,
         coalesce(o.revenue, 0)::decimal(18, 2) as revenue
