@@ -140,13 +140,16 @@ def build_stage(
         days = transform.all_days(con, settings)
     else:
         days = transform.affected_days(con, batches, settings)
-    stage = [m for m in transform.discover() if m.schema == "stage"]
+    stage = [m for m in transform.discover() if m.schema in transform.STAGE]
     # one transaction for all of stage: readers never see half of a rebuild, and one commit
     # costs less than one per model
     runs = []
     if days or full:
-        runs, _ = transform.build_together(con, stage, days, settings, gate=lambda: None,
-                                           on_built=on_built)
+        try:
+            runs, _ = transform.build_together(con, stage, days, settings, gate=lambda: None,
+                                               on_built=on_built)
+        finally:
+            transform.drop_private(con, stage)
     if days:
         checks.run_checks(con, settings, days, run_id, "stage", run_end)
     return {

@@ -36,6 +36,8 @@ from clicklake.sqltext import header_lines
 
 log = logging.getLogger(__name__)
 LAYERS = ("stage", "mart")
+# what the stage transaction builds: the stage models and the source formats' temp tables
+STAGE = ("temp", "stage")
 
 
 @dataclass
@@ -90,12 +92,14 @@ def parse_model(path: Path) -> Model:
 
 
 def discover(sql_dir: Path = SQL_DIR) -> list[Model]:
-    """Every stage and mart model, in dependency order (stage before mart, then declared)."""
+    """Every stage and mart model, in dependency order (stage before mart, then declared),
+    with the source formats' private models among stage's."""
     models = {
         m.name: m
         for layer in LAYERS
         for m in (parse_model(p) for p in sorted((sql_dir / layer).glob("*.sql")))
     }
+    models |= {m.name: m for m in private_models()}
     graph: dict[str, set[str]] = {}
     for m in models.values():
         for dep in m.depends_on:
@@ -103,13 +107,33 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Model]:
                 raise ValueError(f"{m.path}: depends_on names unknown model {dep!r}")
         deps = {d for d in m.depends_on if d in models}
         if m.schema == "mart":
-            deps |= {n for n, o in models.items() if o.schema == "stage"}
+            deps |= {n for n, o in models.items() if o.schema in STAGE}
         graph[m.name] = deps
     try:
         order = list(TopologicalSorter(graph).static_order())
     except CycleError as exc:
         raise ValueError(f"models depend on each other in a cycle: {exc.args[1]}") from exc
     return [models[n] for n in order]
+
+
+def private_models() -> list[Model]:
+    """The source formats' private models: `sql/sources/<format>/stage/_<name>.sql` is the temp
+    table `<format>_<name>` (model `temp.<format>_<name>`), built in the stage transaction for
+    the unit's conformed models to share (a nested export parsed once, not once per model) and
+    dropped after it. Its SQL sees the same parameters as any model."""
+    found = []
+    for unit in sources.formats():
+        for path in sorted((unit.path / "stage").glob("_*.sql")):
+            sql = path.read_text()
+            model = Model(f"temp.{unit.name}_{path.stem[1:]}", path, sql)
+            for key, arg, value in header_lines(sql):
+                if key == "depends_on":
+                    model.depends_on = [d.strip() for d in value.split(",") if d.strip()]
+                elif key == "column" and arg:
+                    model.columns[arg] = value
+            model.description = f"{unit.name}'s private stage model (a temp table for one build)"
+            found.append(model)
+    return found
 
 
 @dataclass
@@ -174,6 +198,9 @@ def _rebuild_sql(
     }
     used = {k: v for k, v in params.items() if f"${k}" in model.sql}
     body = model.sql.rstrip().rstrip(";")
+    if model.schema == "temp":  # a unit's private table, rebuilt for every stage build
+        table = model.name.split(".", 1)[1]
+        return con.execute(f"create or replace temp table {table} as {body}", used).fetchone()[0]
     if model.partition is None and model.unique_key is None:
         return con.execute(f"create or replace table {model.name} as {body}", used).fetchone()[0]
     if not exists:  # nothing to replace yet: the new rows are the table
@@ -289,10 +316,19 @@ def drop_models(con: duckdb.DuckDBPyConnection, models: list[Model] | None = Non
     retry_transaction(attempt)
 
 
+def drop_private(con: duckdb.DuckDBPyConnection, models: list[Model]) -> None:
+    """Drop the temp tables of the source formats' private models (they live for one build)."""
+    for m in models:
+        if m.schema == "temp":
+            con.execute(f"drop table if exists {m.name}")
+
+
 def docs(models: list[Model] | None = None) -> str:
     """Every model's grain and columns as Markdown, in build order (`clicklake docs`)."""
     out = []
     for m in models or discover():
+        if m.schema == "temp":  # a source format's own step: `clicklake docs` shows the units
+            continue
         out.append(f"## {m.name}\n\n{m.description}\n")
         if m.partition:
             out.append(f"Rebuilt per `{m.partition}` partition; depends on "

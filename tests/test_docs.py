@@ -15,5 +15,5 @@ def test_every_cli_command_is_in_the_readme():
 
 
 def test_every_stage_and_mart_model_is_in_the_readme():
-    missing = [m.name for m in discover() if f"`{m.name}`" not in README]
+    missing = [m.name for m in discover() if m.schema != "temp" and f"`{m.name}`" not in README]
     assert not missing, f"undocumented models: {missing}"

@@ -45,13 +45,14 @@ create table if not exists lake.raw.toy_events (
     _source_date date not null
 );
 """,
+    "stage/_pages.sql": """
+-- the toy's lines, first-loaded copy kept: a private model, the temp table toy_pages
+select * from raw.toy_events
+qualify row_number() over (partition by event_id order by _loaded_at, _line_no) = 1
+""",
     "stage/events.sql": """
--- stage.events (toy): one row per page view line, first-loaded copy kept
-with
-raw as (
-    select * from raw.toy_events
-    qualify row_number() over (partition by event_id order by _loaded_at, _line_no) = 1
-)
+-- stage.events (toy): one row per page view line
+-- depends_on: temp.toy_pages
 select
     event_id, ts as event_ts, (ts at time zone $tz)::date as event_date,
     date_trunc('hour', ts at time zone $tz) as event_hour, 'pageview' as event_type,
@@ -62,7 +63,7 @@ select
     null as utm_content, null as device_type, null as device_is_mobile, null as os_name,
     null as browser_name, null as browser_language, null as geo_country, null as geo_region,
     _source_file as source_file
-from raw
+from toy_pages
 where (ts at time zone $tz)::date in (select unnest($days::date[]))
 """,
     "stage/sessions.sql": """
@@ -183,6 +184,7 @@ def test_a_format_added_as_a_folder_is_loaded_staged_and_counted_beside_the_trac
                              "json").stdout)
     assert checks == []  # raw_reconciles holds for the toy's duplicate too
     assert "toy_events" in _run(home, "docs").stdout
+    assert "temp.toy_pages" in result.stdout + result.stderr  # its private model was built
 
 
 def test_a_source_folder_no_format_declares_is_named_in_the_run_and_in_status(toy_lake):
