@@ -234,7 +234,7 @@ def _phases(run: Callable[[Callable], object]) -> tuple[float, dict[str, float],
     phases["other"] = total - sum(phases.values())
     # the transform phase holds stage models, mart models and the checks that gate them
     if "transform" in phases:
-        stage = sum(s["seconds"] for s in steps if s["target"].startswith("stage."))
+        stage = sum(s["seconds"] for s in steps if s["target"].startswith(("stage.", "temp.")))
         mart = sum(s["seconds"] for s in steps if s["target"].startswith("mart."))
         phases["stage"], phases["marts"] = stage, mart
         phases["checks_in_build"] = max(phases.pop("transform") - stage - mart, 0.0)
