@@ -334,8 +334,9 @@ def unread_streams(settings: Settings, start: datetime, end: datetime) -> list[S
     found = unknown_streams(settings, settings.streams, start, end)
     steps = []
     for folder, files in sorted(found.items()):
-        message = (f"{files} files in unknown stream `{folder}` were not read: no source format "
-                   "declares it (sql/sources/*/source.toml)")
+        message = (f"{files} file{'s' if files != 1 else ''} in unknown stream `{folder}` "
+                   f"{'were' if files != 1 else 'was'} not read: no source format declares it "
+                   "(sql/sources/*/source.toml)")
         log.warning(message)
         steps.append(Step(UNREAD, folder, files, 0.0, message=message))
     return steps
