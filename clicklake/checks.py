@@ -28,7 +28,7 @@ import duckdb
 from clicklake import sources
 from clicklake.config import Settings
 from clicklake.lake import SQL_DIR, retry_transaction, transaction
-from clicklake.sqltext import header
+from clicklake.sqltext import bound, header
 
 log = logging.getLogger(__name__)
 SEVERITIES = ("error", "warn")
@@ -102,7 +102,7 @@ def evaluate(
               "last_day": max(days) if days else None, "sources": sources.as_json()}
     results = []
     for check in checks:
-        used = {k: v for k, v in params.items() if f"${k}" in check.sql}
+        used = bound(check.sql, params)
         body = check.sql.rstrip().rstrip(";")
         cur = con.execute(f"select count(*) over () as _failing, * from ({body}) limit 5", used)
         names = [d[0] for d in cur.description][1:]

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+# the project's SQL: models, checks, source formats (CLICKLAKE_SQL_DIR points at another copy)
+SQL_DIR = Path(os.environ.get("CLICKLAKE_SQL_DIR") or Path(__file__).resolve().parents[1] / "sql")
+
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message says which and how to fix it."""

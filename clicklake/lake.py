@@ -11,7 +11,6 @@ import fcntl
 import hashlib
 import importlib
 import logging
-import os
 import random
 import re
 import sqlite3
@@ -25,13 +24,12 @@ from urllib.parse import urlparse
 
 import duckdb
 
-from clicklake.config import ConfigError, Settings, load_settings
+from clicklake.config import SQL_DIR, ConfigError, Settings, load_settings
 from clicklake.sqltext import literal
 from clicklake.storage import ensure_folder
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = Path(os.environ.get("CLICKLAKE_SQL_DIR") or Path(__file__).resolve().parents[1] / "sql")
 SCHEMAS = ("raw", "stage", "mart", "ops")
 T = TypeVar("T")
 _WRITE_LOCK = threading.RLock()

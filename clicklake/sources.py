@@ -76,7 +76,7 @@ def _read(path: Path) -> SourceFormat:
 def formats(sql_dir: Path | None = None) -> tuple[SourceFormat, ...]:
     """Every source format under `sql/sources`, by name; a stream declared twice is an error."""
     if sql_dir is None:
-        from clicklake.lake import SQL_DIR
+        from clicklake.config import SQL_DIR
 
         sql_dir = SQL_DIR
     found = tuple(_read(p) for p in sorted((sql_dir / "sources").glob("*/source.toml")))

@@ -54,3 +54,9 @@ def sections(text: str, key: str = "query") -> dict[str, str]:
     `sql/dashboard.sql` and `sql/status.sql` hold)."""
     parts = re.split(rf"^-- {key}: (.+)\n", text, flags=re.MULTILINE)
     return {name.strip(): sql.strip() for name, sql in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def bound(sql: str, params: dict[str, object]) -> dict[str, object]:
+    """The parameters `sql` uses (`$name` outside `--` comments): DuckDB rejects unused ones."""
+    code = re.sub(r"--[^\n]*", "", sql)
+    return {k: v for k, v in params.items() if re.search(rf"\${k}\b", code)}

@@ -32,7 +32,7 @@ import duckdb
 from clicklake import sources
 from clicklake.config import Settings
 from clicklake.lake import SQL_DIR, T, retry_transaction, transaction
-from clicklake.sqltext import header_lines
+from clicklake.sqltext import bound, header_lines
 
 log = logging.getLogger(__name__)
 LAYERS = ("stage", "mart")
@@ -176,7 +176,9 @@ def _rebuild(
     try:
         rows = _rebuild_sql(con, model, days, settings, model.name in tables)
     except duckdb.Error as exc:
-        raise type(exc)(f"{model.name} (sql/{model.schema}/{model.path.name}): {exc}") from exc
+        where = model.path.relative_to(SQL_DIR.parent) if model.path.is_relative_to(
+            SQL_DIR.parent) else model.path
+        raise type(exc)(f"{model.name} ({where}): {exc}") from exc
     tables.add(model.name)
     return rows
 
@@ -196,7 +198,7 @@ def _rebuild_sql(
         "tz": settings.timezone,
         "sql_dir": str(SQL_DIR),
     }
-    used = {k: v for k, v in params.items() if f"${k}" in model.sql}
+    used = bound(model.sql, params)
     body = model.sql.rstrip().rstrip(";")
     if model.schema == "temp":  # a unit's private table, rebuilt for every stage build
         table = model.name.split(".", 1)[1]

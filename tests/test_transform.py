@@ -48,6 +48,8 @@ def test_every_shipped_model_states_its_grain_and_every_column():
     models = discover()
     assert {"stage.events", "stage.sessions", "mart.daily_kpis"} <= {m.name for m in models}
     for m in models:
+        if m.schema == "temp":  # a source format's private step, not a table of the lake
+            continue
         assert m.description.startswith("one row per"), m.name
         assert m.columns, f"{m.name} documents no columns"
 
