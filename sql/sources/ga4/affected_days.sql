@@ -12,59 +12,58 @@ batch_rows as not materialized (
     where _batch_id in (select unnest($batches))
 ),
 
--- the visit key as stage/events.sql reads it (ga_session_id as text, whatever its JSON type);
--- a line without ga_session_id gives a null key that matches nothing (filtering it out would
--- have the optimizer parse event_params twice, once in the pushed-down filter)
-batch_visits as (
-    select distinct stream_id, user_pseudo_id, ga_session_id
+-- the visitors' other events within a day of the batches' (the batches' own are counted
+-- below): only those are read
+nearby_rows as not materialized (
+    select event_timestamp, stream_id, user_pseudo_id, event_params
+    from raw.ga4_events
+    where event_timestamp >= (select min(event_timestamp) - 86400000000 from batch_rows)
+      and event_timestamp <= (select max(event_timestamp) + 86400000000 from batch_rows)
+      and user_pseudo_id in (select user_pseudo_id from batch_rows)
+      and _batch_id not in (select unnest($batches))
+),
+
+-- the visit key of each of those events and of the batches' own, as _events.sql reads it
+-- (ga_session_id as text, whatever its JSON type), event_params parsed once. A line without
+-- ga_session_id gives a null key that matches nothing.
+keyed as materialized (
+    select
+        in_batch,
+        event_timestamp,
+        stream_id,
+        user_pseudo_id,
+        list_transform(
+            list_filter(
+                from_json(event_params, '[{"key": "VARCHAR", "value": {
+                    "string_value": "VARCHAR", "int_value": "VARCHAR",
+                    "float_value": "VARCHAR", "double_value": "VARCHAR"}}]'),
+                lambda p: p.key = 'ga_session_id'
+            ),
+            lambda p: coalesce(p.value.string_value, p.value.int_value,
+                p.value.double_value, p.value.float_value)
+        )[1] as ga_session_id
     from (
-        select
-            stream_id,
-            user_pseudo_id,
-            list_transform(
-                list_filter(
-                    from_json(event_params, '[{"key": "VARCHAR", "value": {
-                        "string_value": "VARCHAR", "int_value": "VARCHAR",
-                        "float_value": "VARCHAR", "double_value": "VARCHAR"}}]'),
-                    lambda p: p.key = 'ga_session_id'
-                ),
-                lambda p: coalesce(p.value.string_value, p.value.int_value,
-                    p.value.double_value, p.value.float_value)
-            )[1] as ga_session_id
-        from batch_rows
-        where user_pseudo_id is not null
+        select true as in_batch, * from batch_rows where user_pseudo_id is not null
+        union all
+        select false as in_batch, * from nearby_rows
     )
 ),
 
--- the other events of those visits (the batches' own are counted above): only the visitors'
--- events within a day of the batches' are parsed
+batch_visits as (
+    select distinct stream_id, user_pseudo_id, ga_session_id
+    from keyed
+    where in_batch
+),
+
+-- the other events of those visits
 visit_rows as (
     select r.event_timestamp
-    from (
-        select
-            event_timestamp,
-            stream_id,
-            user_pseudo_id,
-            list_transform(
-                list_filter(
-                    from_json(event_params, '[{"key": "VARCHAR", "value": {
-                        "string_value": "VARCHAR", "int_value": "VARCHAR",
-                        "float_value": "VARCHAR", "double_value": "VARCHAR"}}]'),
-                    lambda p: p.key = 'ga_session_id'
-                ),
-                lambda p: coalesce(p.value.string_value, p.value.int_value,
-                    p.value.double_value, p.value.float_value)
-            )[1] as ga_session_id
-        from raw.ga4_events
-        where event_timestamp >= (select min(event_timestamp) - 86400000000 from batch_rows)
-          and event_timestamp <= (select max(event_timestamp) + 86400000000 from batch_rows)
-          and user_pseudo_id in (select user_pseudo_id from batch_visits)
-          and _batch_id not in (select unnest($batches))
-    ) as r
+    from keyed as r
     semi join batch_visits as v
         on v.user_pseudo_id = r.user_pseudo_id
         and v.ga_session_id = r.ga_session_id
         and v.stream_id is not distinct from r.stream_id
+    where not r.in_batch
 ),
 
 -- an event's reporting day, from its minute: converting each distinct minute to $tz, not each

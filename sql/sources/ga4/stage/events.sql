@@ -1,139 +1,16 @@
 -- stage.events (ga4): one row per GA4 event, deduplicated, onto the conformed contract.
--- depends_on: stage.page_rules
--- GA4 gives an event no id: event_id is the md5 of the fields that identify it, so a line
--- loaded twice has its copies under one id and keeps the first-loaded one. The visit is
--- stream_id + user_pseudo_id + the ga_session_id parameter; an event that lacks either
--- (a consent-mode ping) is an event in no visit. Source, medium and campaign are the visit's
--- (its first event that carries them), never traffic_source, which is the user's first touch.
--- A visit is assumed to last less than a day.
+-- depends_on: stage.page_rules, temp.ga4_events
+-- The events, their ids, visits and parameters are temp.ga4_events' (_events.sql): a line
+-- loaded twice is one event (its first-loaded copy); an event without user_pseudo_id or
+-- ga_session_id (a consent-mode ping) is an event in no visit. Source, medium and campaign are
+-- the visit's (its first event that carries them), never traffic_source, which is the user's
+-- first touch. A visit is assumed to last less than a day.
 
 with
 
-days as (
-    select unnest($days::date[]) as day
-),
-
--- a reporting day lies within [day - 1, day + 2) in UTC whatever $tz is: filtering on the raw
--- microseconds first lets DuckLake skip every data file outside the window. The bounds are
--- computed from dates as UTC (timestamp, not timestamptz), whatever the session's time zone.
--- The export's event_date is the day in the property's time zone, not the reporting one.
-ga4_utc as not materialized (
-    select
-        * exclude (event_date),
-        event_timestamp // 60000000 as minute
-    from raw.ga4_events
-    where event_timestamp >= epoch_us(($first_day::date - 1)::timestamp)
-      and event_timestamp < epoch_us(($last_day::date + 2)::timestamp)
-),
-
--- the reporting time zone's offset for each distinct minute: converting each event to $tz
--- costs more than the rest of its row, and every time zone has kept whole-minute offsets
--- for a century (as the tracker's stage.events)
-minute_offsets as (
-    select
-        minute,
-        (to_timestamp(minute * 60) at time zone $tz) - make_timestamp(minute * 60000000)
-            as utc_offset
-    from (select distinct minute from ga4_utc)
-),
-
-ga4_window as not materialized (
-    select
-        g.* exclude (minute),
-        make_timestamp(g.event_timestamp) + o.utc_offset as local_ts,
-        local_ts::date as event_date
-    from ga4_utc as g
-    inner join minute_offsets as o using (minute)
-),
-
--- the visitors of the days (their visits may have begun the day before)
-day_users as (
-    select distinct user_pseudo_id
-    from ga4_window
-    where list_contains($days::date[], event_date) and user_pseudo_id is not null
-),
-
--- event_params is a list of {key, value{string_value, int_value, float_value, double_value}}:
--- parsed once per event, every value read as its text (int_value arrives as a string or a
--- number, session_engaged as int 1 or string '1'). Only the events of the days are parsed,
--- and those of the same users around them (their visits may have begun the day before).
--- GA4 has no event id: event_id is the md5 of the fields that identify an event (the same
--- line loaded twice gives the same id; two events of one batch differ in batch_event_index or
--- in their params), for the days' events only.
-params as not materialized (
-    select
-        *,
-        list_contains($days::date[], event_date) as on_day,
-        case when on_day then md5(concat(
-            user_pseudo_id, '|', event_timestamp, '|', event_name, '|', stream_id, '|',
-            event_bundle_sequence_id, '|', batch_event_index, '|', batch_page_id, '|',
-            batch_ordering_id, '|', event_params
-        )) end as event_id,
-        list_transform(
-            from_json(event_params, '[{"key": "VARCHAR", "value": {"string_value": "VARCHAR",
-                "int_value": "VARCHAR", "float_value": "VARCHAR", "double_value": "VARCHAR"}}]'),
-            lambda p: {
-                'key': p.key,
-                'value': coalesce(p.value.string_value, p.value.int_value,
-                    p.value.double_value, p.value.float_value)
-            }
-        ) as params,
-        json_extract_string(collected_traffic_source, [
-            '$.manual_source', '$.manual_medium', '$.manual_campaign_name', '$.manual_content'
-        ]) as collected,
-        list_filter(params, lambda p: p.key = 'ga_session_id')[1].value as ga_session_id
-    from ga4_window
-    left join day_users as u using (user_pseudo_id)
-    where list_contains($days::date[], event_date) or u.user_pseudo_id is not null
-),
-
--- the visit key and the event's own traffic source: the source/medium/campaign/content
--- parameters, else the manually tagged ones GA collected (collected_traffic_source). Computed
--- once (materialized) and only what the rest needs: the wide JSON columns stay behind.
-keyed as materialized (
-    select
-        event_id,
-        on_day,
-        event_timestamp,
-        local_ts,
-        event_date,
-        event_name,
-        user_id,
-        user_pseudo_id,
-        case
-            when user_pseudo_id is not null and ga_session_id is not null
-                then concat_ws(':', stream_id, user_pseudo_id, ga_session_id)
-        end as session_id,
-        list_filter(params, lambda p: p.key = 'page_location')[1].value as page_location,
-        list_filter(params, lambda p: p.key = 'page_referrer')[1].value as page_referrer,
-        {
-            'source': coalesce(list_filter(params, lambda p: p.key = 'source')[1].value,
-                collected[1]),
-            'medium': coalesce(list_filter(params, lambda p: p.key = 'medium')[1].value,
-                collected[2]),
-            'campaign': coalesce(list_filter(params, lambda p: p.key = 'campaign')[1].value,
-                collected[3]),
-            'content': coalesce(list_filter(params, lambda p: p.key = 'content')[1].value,
-                collected[4])
-        } as traffic,
-        -- device and geo fields, and the product added, of the days' events only
-        case when on_day then json_extract_string(device, [
-            '$.category', '$.operating_system', '$.web_info.browser', '$.browser', '$.language'
-        ]) end as device_fields,
-        case when on_day then json_extract_string(geo, ['$.country', '$.region']) end
-            as geo_fields,
-        case when on_day and event_name = 'add_to_cart'
-            then json_extract_string(items, '$[0].item_id') end as product_id,
-        _source_file,
-        _loaded_at,
-        _line_no
-    from params
-),
-
 -- a visit's source is that of its first event that names a source or a medium; its referrer
 -- is the landing page view's page_referrer (later ones are the shop's own pages). Events in
--- no visit make one null group that joins nothing: filtering them out here would have the
--- optimizer push that filter, and a second parse of event_params, below the materialized CTE.
+-- no visit make one null group that joins nothing.
 visit_sources as (
     select
         session_id,
@@ -141,31 +18,13 @@ visit_sources as (
             filter (where traffic.source is not null or traffic.medium is not null) as traffic,
         arg_min(page_referrer, event_timestamp) filter (where event_name = 'page_view')
             as referer_url
-    from keyed
+    from ga4_events
     group by session_id
 ),
 
-identified as not materialized (
-    select * exclude (on_day) from keyed where on_day
-),
-
--- Deduplication: a line loaded twice keeps its first-loaded copy. Keys with more than one copy
--- are few: they are found by a cheap count and only their rows are ordered.
-ga4_dupes as (
-    select event_id from identified group by event_id having count(*) > 1
-),
-
-ga4 as (
-    select *
-    from identified
-    anti join ga4_dupes using (event_id)
-    union all
-    select *
-    from identified
-    semi join ga4_dupes using (event_id)
-    qualify row_number() over (
-        partition by event_id order by _loaded_at, _source_file, _line_no
-    ) = 1
+-- the days' events, each once (temp.ga4_events keeps a line loaded twice once)
+ga4 as not materialized (
+    select * from ga4_events where on_day
 ),
 
 -- an event in no visit keeps its own traffic source and referrer
@@ -204,7 +63,7 @@ traffic_mapped as (
     from (
         select traffic from visit_sources where session_id is not null
         union
-        select traffic from keyed where on_day and session_id is null
+        select traffic from ga4 where session_id is null
     )
 ),
 
@@ -237,7 +96,7 @@ pages as (
         coalesce(nullif(regexp_extract(
             page_location, '^(?:[A-Za-z][A-Za-z0-9+.-]*:)?(?://[^/?#]*)?([^?#]*)', 1
         ), ''), '/') as page_path
-    from (select distinct page_location from keyed where on_day and page_location is not null)
+    from (select distinct page_location from ga4 where page_location is not null)
 ),
 
 -- the rules are regular expressions: match each distinct path once, not every event

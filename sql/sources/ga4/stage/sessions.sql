@@ -1,11 +1,11 @@
 -- stage.sessions (ga4): one row per GA4 visit (stream_id + user_pseudo_id + ga_session_id), on
 -- the day of its first event in the reporting time zone.
--- depends_on: stage.events, stage.orders
+-- depends_on: stage.events, stage.orders, temp.ga4_events
 -- GA4 has no bounce flag: a visit is engaged when any of its events carries session_engaged = 1
 -- (int 1 on some events, the string '1' on others), and a bounce is a visit that is not
 -- engaged, as in GA4's own bounce rate. That flag is an event parameter stage.events does not
--- keep, so it is read from raw, only from the events that mention it. Events in no visit
--- (consent-mode pings) make no visit. A visit is assumed to last less than a day.
+-- keep: temp.ga4_events has it. Events in no visit (consent-mode pings) make no visit. A visit
+-- is assumed to last less than a day.
 
 with
 
@@ -50,57 +50,13 @@ summary as (
     having arg_min(event_date, event_ts) in (select day from days)
 ),
 
--- the visits' events lie within [first_day - 1, last_day + 3) in UTC in any time zone (a day's
--- visits end by the next day's end), and between the first visit's start and the last one's
--- end: only the lines of the visits' visitors there that mention session_engaged are parsed
-bounds as (
-    select epoch_us(min(session_start)) as first_us, epoch_us(max(session_end)) as last_us
-    from summary
-),
-
-flagged as (
-    select
-        stream_id,
-        user_pseudo_id,
-        -- read as stage/events.sql reads a parameter, so that the visit keys match
-        list_transform(
-            from_json(event_params, '[{"key": "VARCHAR", "value": {"string_value": "VARCHAR",
-                "int_value": "VARCHAR", "float_value": "VARCHAR", "double_value": "VARCHAR"}}]'),
-            lambda p: {
-                'key': p.key,
-                'value': coalesce(p.value.string_value, p.value.int_value,
-                    p.value.double_value, p.value.float_value)
-            }
-        ) as params
-    from raw.ga4_events
-    where event_timestamp >= epoch_us(($first_day::date - 1)::timestamp)
-      and event_timestamp < epoch_us(($last_day::date + 3)::timestamp)
-      and event_timestamp >= (select first_us from bounds)
-      and event_timestamp <= (select last_us from bounds)
-      and user_pseudo_id in (select visitor_id from summary)
-      and contains(event_params::varchar, 'session_engaged')
-),
-
--- a visit is engaged when any of its events says session_engaged = 1 ('1' as text). Lines
--- without ga_session_id make a null visit that joins nothing: filtering them out would have
--- the optimizer parse event_params twice, once in the pushed-down filter.
+-- a visit is engaged when any of its events says session_engaged = 1 ('1' as text): every
+-- event of the window's visits is in temp.ga4_events. Events in no visit make a null group that
+-- joins nothing.
 engaged as (
-    select
-        case
-            when ga_session_id is not null
-                then concat_ws(':', stream_id, user_pseudo_id, ga_session_id)
-        end as session_id,
-        bool_or(session_engaged = '1') as is_engaged
-    from (
-        select
-            stream_id,
-            user_pseudo_id,
-            list_filter(params, lambda p: p.key = 'ga_session_id')[1].value as ga_session_id,
-            list_filter(params, lambda p: p.key = 'session_engaged')[1].value
-                as session_engaged
-        from flagged
-    )
-    group by all
+    select session_id, bool_or(session_engaged) as is_engaged
+    from ga4_events
+    group by session_id
 ),
 
 orders as (
