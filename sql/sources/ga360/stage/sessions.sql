@@ -1,6 +1,6 @@
 -- stage.sessions (ga360): one row per GA session (an export row whose totals.visits is 1), on
 -- the day of its first hit.
--- depends_on: stage.events
+-- depends_on: stage.events, temp.ga360_visits
 -- The session's figures are Google's own, from totals, not re-derived from the hits (that gives
 -- other numbers: hits may be missing from the export, and GA counts pageviews, bounces and
 -- transactions by its own rules): pageviews, is_bounce (totals.bounces is 1 or null), duration
@@ -15,75 +15,19 @@ days as (
     select unnest($days::date[]) as day
 ),
 
--- a reporting day lies within [day - 1, day + 2) in UTC whatever $tz is, and a visit starts
--- before its hits and lasts less than a day: filtering on visitStartTime first lets DuckLake
--- skip every data file outside the window (the same window as events.sql, so that both key a
--- visit alike).
-keys as not materialized (
-    select fullVisitorId, visitId, visitStartTime, date, _source_file, _line_no, _loaded_at
-    from raw.ga_sessions
-    where visitStartTime >= epoch(($first_day::date - 1)::timestamp)::bigint
-      and visitStartTime < epoch(($last_day::date + 2)::timestamp)::bigint
-),
-
--- A visit key with several rows holds copies of a line loaded twice (same visitStartTime and
--- date: the first-loaded copy is kept) or the parts of a visit GA split at the property's
--- midnight (same visitId, another visitStartTime or date: each is a session of its own, the
--- later parts keyed '.2', '.3'). Such keys are few: a count over the keys alone finds them,
--- only their rows are ordered, and the visits' (large) nested columns are read once, below.
-repeated_keys as (
-    select fullVisitorId, visitId from keys group by all having count(*) > 1
-),
-
-repeated_rows as (
-    select
-        _source_file,
-        _line_no,
-        row_number() over (
-            partition by fullVisitorId, visitId, visitStartTime, date
-            order by _loaded_at, _source_file, _line_no
-        ) as copy,
-        dense_rank() over (partition by fullVisitorId, visitId order by visitStartTime, date)
-            as part
-    from keys
-    semi join repeated_keys using (fullVisitorId, visitId)
-),
-
-visits as (
-    select
-        r.fullVisitorId,
-        r.visitStartTime,
-        r.totals,
-        r.fullVisitorId || '.' || r.visitId
-            || case when x.part > 1 then '.' || x.part::varchar else '' end as visit_key
-    from raw.ga_sessions as r
-    left join repeated_rows as x using (_source_file, _line_no)
-    where r.visitStartTime >= epoch(($first_day::date - 1)::timestamp)::bigint
-      and r.visitStartTime < epoch(($last_day::date + 2)::timestamp)::bigint
-      and coalesce(x.copy, 1) = 1
-),
-
--- totals' numbers may arrive as JSON strings (BigQuery writes INT64 so) and are cast
-totals as (
+-- a session whose first hit comes after midnight may start the day before its first hit; the
+-- visits come keyed, deduplicated and parsed from the unit's _visits.sql
+candidates as (
     select
         visit_key as session_id,
-        fullVisitorId as visitor_id,
+        visitor_id,
         to_timestamp(visitStartTime) as visit_start,
-        from_json(
-            totals,
-            '{"visits": "DOUBLE", "pageviews": "BIGINT", "timeOnSite": "BIGINT",
-              "bounces": "BIGINT", "newVisits": "BIGINT", "transactions": "BIGINT",
-              "totalTransactionRevenue": "BIGINT", "transactionRevenue": "BIGINT"}'
-        ) as t
-    from visits
-),
-
--- a session whose first hit comes after midnight may start the day before its first hit
-candidates as (
-    select *, (visit_start at time zone $tz)::date as start_date
-    from totals
-    where t.visits = 1
-      and (visit_start at time zone $tz)::date between $first_day::date - 1 and $last_day::date
+        (visit_start at time zone $tz)::date as start_date,
+        totals as t
+    from ga360_visits
+    where is_session
+      and (to_timestamp(visitStartTime) at time zone $tz)::date
+          between $first_day::date - 1 and $last_day::date
 ),
 
 -- a session's hits lie on its first day or the next (it lasts less than a day)
