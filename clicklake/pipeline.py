@@ -17,7 +17,7 @@ from uuid import uuid4
 
 import duckdb
 
-from clicklake import checks, transform
+from clicklake import checks, sources, transform
 from clicklake.config import Settings
 from clicklake.extract import ExtractResult, extract_stream, unknown_streams
 from clicklake.lake import retry_transaction, stream_lock, transaction
@@ -140,7 +140,9 @@ def build_stage(
         days = transform.all_days(con, settings)
     else:
         days = transform.affected_days(con, batches, settings)
-    stage = [m for m in transform.discover() if m.schema in transform.STAGE]
+    # only the formats with data: one a shop does not use costs nothing per hour
+    stage = [m for m in transform.discover(only=sources.loaded(con) or None)
+             if m.schema in transform.STAGE]
     # one transaction for all of stage: readers never see half of a rebuild, and one commit
     # costs less than one per model
     runs = []

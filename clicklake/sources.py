@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -103,19 +104,27 @@ def format_of(stream: str) -> SourceFormat:
     raise KeyError(f"no source format declares stream {stream!r}")
 
 
+def loaded(con) -> set[str]:
+    """The formats with data in the lake (a file of one of their streams in the load ledger):
+    stage is built from these only, so a format a shop does not use costs nothing."""
+    streams = {r[0] for r in con.execute("select distinct stream from ops.load_ledger").fetchall()}
+    return {unit.name for unit in formats() if streams & set(unit.streams)}
+
+
 def raw_ddl() -> list[Path]:
     """The raw DDL files of every unit (one table per stream)."""
     return [unit.path / "raw" / f"{s}.sql" for unit in formats() for s in unit.streams]
 
 
-def union_sql(relative: str, columns: list[str] | None = None) -> str | None:
-    """One query over every unit that has the file `relative`: each unit's rows with a
-    `source_format` column first, then `columns` (all of the unit's, if None), unioned.
-    None when no unit has the file."""
+def union_sql(relative: str, columns: list[str] | None = None,
+              only: Collection[str] | None = None) -> str | None:
+    """One query over every unit (of the formats `only`, if given) that has the file
+    `relative`: each unit's rows with a `source_format` column first, then `columns` (all of the
+    unit's, if None), unioned. None when no unit has the file."""
     parts = []
     for unit in formats():
         path = unit.file(relative)
-        if path is None:
+        if path is None or (only is not None and unit.name not in only):
             continue
         body = path.read_text().rstrip().rstrip(";")
         chosen = ", ".join(f'"{c}"' for c in columns) if columns else "*"
@@ -125,12 +134,12 @@ def union_sql(relative: str, columns: list[str] | None = None) -> str | None:
     return "\nunion all by name\n".join(parts) if parts else None
 
 
-def depends_on(relative: str) -> list[str]:
+def depends_on(relative: str, only: Collection[str] | None = None) -> list[str]:
     """The `-- depends_on:` models that the units' `relative` files name."""
     found: list[str] = []
     for unit in formats():
         path = unit.file(relative)
-        if path is None:
+        if path is None or (only is not None and unit.name not in only):
             continue
         for dep in header(path.read_text()).get("depends_on", "").split(","):
             if dep.strip() and dep.strip() not in found:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date
 from graphlib import CycleError, TopologicalSorter
@@ -58,10 +58,11 @@ class Model:
         return self.name.split(".")[0]
 
 
-def parse_model(path: Path) -> Model:
+def parse_model(path: Path, only: Collection[str] | None = None) -> Model:
     """Read a model file and its `-- key: value` header. A model whose header has `-- union:`
     is conformed: its SQL is the union of every source format's `stage/<name>.sql` (each unit's
-    rows of the header's columns, with `source_format`), and its dependencies theirs."""
+    rows of the header's columns, with `source_format`), and its dependencies theirs; `only`
+    limits it to some formats (all when none of them has the file)."""
     sql = path.read_text()
     model = Model(f"{path.parent.name}.{path.stem}", path, sql)
     for line in sql.splitlines():
@@ -83,23 +84,26 @@ def parse_model(path: Path) -> Model:
     if union:
         unit_file = f"{model.schema}/{path.name}"
         columns = [c for c in model.columns if c != "source_format"]
-        model.sql = sources.union_sql(unit_file, columns) or ""
+        if sources.union_sql(unit_file, columns, only) is None:
+            only = None  # a model the chosen formats do not fill: every format's (empty) rows
+        model.sql = sources.union_sql(unit_file, columns, only) or ""
         if not model.sql:
             raise ValueError(f"{path}: no source format has {unit_file}")
-        model.depends_on += [d for d in sources.depends_on(unit_file)
+        model.depends_on += [d for d in sources.depends_on(unit_file, only)
                              if d not in model.depends_on and d != model.name]
     return model
 
 
-def discover(sql_dir: Path = SQL_DIR) -> list[Model]:
+def discover(sql_dir: Path = SQL_DIR, only: Collection[str] | None = None) -> list[Model]:
     """Every stage and mart model, in dependency order (stage before mart, then declared),
-    with the source formats' private models among stage's."""
+    with the source formats' private models among stage's; `only` builds the conformed models
+    from those formats (the ones with data) alone."""
     models = {
         m.name: m
         for layer in LAYERS
-        for m in (parse_model(p) for p in sorted((sql_dir / layer).glob("*.sql")))
+        for m in (parse_model(p, only) for p in sorted((sql_dir / layer).glob("*.sql")))
     }
-    models |= {m.name: m for m in private_models()}
+    models |= {m.name: m for m in private_models(only)}
     graph: dict[str, set[str]] = {}
     for m in models.values():
         for dep in m.depends_on:
@@ -116,13 +120,15 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Model]:
     return [models[n] for n in order]
 
 
-def private_models() -> list[Model]:
+def private_models(only: Collection[str] | None = None) -> list[Model]:
     """The source formats' private models: `sql/sources/<format>/stage/_<name>.sql` is the temp
     table `<format>_<name>` (model `temp.<format>_<name>`), built in the stage transaction for
     the unit's conformed models to share (a nested export parsed once, not once per model) and
-    dropped after it. Its SQL sees the same parameters as any model."""
+    dropped after it. Its SQL sees the same parameters as any model. `only`: of those formats."""
     found = []
     for unit in sources.formats():
+        if only is not None and unit.name not in only:
+            continue
         for path in sorted((unit.path / "stage").glob("_*.sql")):
             sql = path.read_text()
             model = Model(f"temp.{unit.name}_{path.stem[1:]}", path, sql)

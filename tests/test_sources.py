@@ -184,7 +184,9 @@ def test_a_format_added_as_a_folder_is_loaded_staged_and_counted_beside_the_trac
                              "json").stdout)
     assert checks == []  # raw_reconciles holds for the toy's duplicate too
     assert "toy_events" in _run(home, "docs").stdout
-    assert "temp.toy_pages" in result.stdout + result.stderr  # its private model was built
+    shown = result.stdout + result.stderr
+    assert "temp.toy_pages" in shown  # its private model was built
+    assert "temp.ga360" not in shown and "temp.ga4" not in shown  # formats without data: no cost
 
 
 def test_a_source_folder_no_format_declares_is_named_in_the_run_and_in_status(toy_lake):
