@@ -77,6 +77,16 @@ def _runs(runs: list[float]) -> str:
     return ", ".join(f"{x:.2f}" for x in runs)
 
 
+def _versus(ours: dict, bare: dict, label: str) -> list[str]:
+    """A table of ClickLake's runs next to the bare DuckDB copy's."""
+    return [
+        "| | median s | runs (s) | peak memory |",
+        "| --- | --- | --- | --- |",
+        *(f"| {name} | {s['median_s']:.2f} | {_runs(s['runs_s'])} | {s['peak_rss_mib']:,.0f} MiB |"
+          for name, s in ((label, ours), ("bare DuckDB copy", bare))),
+    ]
+
+
 def generated(res: dict, chart: str) -> str:
     m, v, c = res["machine"], res["versions"], res["config"]
     out = [
@@ -143,12 +153,7 @@ def generated(res: dict, chart: str) -> str:
             f"bare DuckDB copying the same hour's source files ({hour['source_mib']:.0f} MiB "
             "of .jsonl.gz) to Parquet (zstd).",
             "",
-            "| | median s | runs (s) | peak memory |",
-            "| --- | --- | --- | --- |",
-            f"| ClickLake, whole pipeline | {ck['median_s']:.2f} | {_runs(ck['runs_s'])} | "
-            f"{ck['peak_rss_mib']:,.0f} MiB |",
-            f"| bare DuckDB copy | {dk['median_s']:.2f} | {_runs(dk['runs_s'])} | "
-            f"{dk['peak_rss_mib']:,.0f} MiB |",
+            *_versus(ck, dk, "ClickLake, whole pipeline"),
             *([f"| `clicklake run`, wall clock from start-up to exit | "
                f"{hour['cli']['median_s']:.2f} | {_runs(hour['cli']['runs_s'])} | "
                f"{hour['cli']['peak_rss_mib']:,.0f} MiB |"] if "cli" in hour else []),
@@ -178,12 +183,7 @@ def generated(res: dict, chart: str) -> str:
             "(`pipeline.run_hour` of the day's first hour, which reads the daily file), against "
             "bare DuckDB copying the same file to Parquet (zstd).",
             "",
-            "| | median s | runs (s) | peak memory |",
-            "| --- | --- | --- | --- |",
-            f"| ClickLake, whole day | {ck['median_s']:.2f} | {_runs(ck['runs_s'])} | "
-            f"{ck['peak_rss_mib']:,.0f} MiB |",
-            f"| bare DuckDB copy | {dk['median_s']:.2f} | {_runs(dk['runs_s'])} | "
-            f"{dk['peak_rss_mib']:,.0f} MiB |",
+            *_versus(ck, dk, "ClickLake, whole day"),
             "",
             "| step | median s |",
             "| --- | --- |",
