@@ -4,6 +4,7 @@ a lake that holds that format alone."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -95,3 +96,40 @@ def test_a_rebuild_from_raw_gives_every_format_the_same_marts(mixed):
     before = _kpis(con)
     pipeline.rebuild(con, settings, "rebuild-mixed")
     assert _kpis(con) == before
+
+
+def _check(con, name: str, run_end: datetime) -> list[tuple]:
+    """The rows the check `name` returns on this lake, judged at `run_end`."""
+    from clicklake import checks
+
+    days = [r[0] for r in con.execute("select distinct event_date from stage.events").fetchall()]
+    check = next(c for c in checks.discover() if c.name == name)
+    settings = load_settings({"CLICKLAKE_ENV_FILE": "/nonexistent"})
+    [result] = checks.evaluate(con, settings, [check], days, run_end)
+    return [tuple(row.values()) for row in json.loads(result.sample or "[]")]
+
+
+def test_freshness_judges_hourly_streams_by_the_hour_and_daily_exports_by_their_window(mixed):
+    _, con, _ = mixed
+    # the GA4 export's last day, 2024-03-08, is complete at 03-09 00:00 and may come 72 h late
+    stale = {row[0] for row in _check(con, "stream_freshness", datetime(2024, 3, 8, 1, tzinfo=UTC))}
+    assert stale == {"browser_events", "device_events", "geo_events", "location_events"}
+    later = {row[0] for row in _check(con, "stream_freshness", datetime(2024, 3, 10, tzinfo=UTC))}
+    assert "ga_sessions" in later and "ga4_events" not in later  # GA360 ended 03-05
+    assert "products" not in later  # optional: exported only when the catalog changes
+
+
+def test_accepted_values_are_each_formats_own(mixed):
+    _, con, _ = mixed
+    con.begin()
+    try:
+        for fmt, column, value in (("tracker", "event_type", "hover"),
+                                   ("ga360", "device_type", "watch"),
+                                   ("ga4", "event_type", "video_start")):  # GA4: any event name
+            con.execute(f"update stage.events set {column} = ? where event_id = (select "
+                        "min(event_id) from stage.events where source_format = ?)", [value, fmt])
+        found = {(row[0], row[1], row[2]) for row in
+                 _check(con, "accepted_values", datetime(2024, 3, 9, tzinfo=UTC))}
+    finally:
+        con.rollback()
+    assert found == {("tracker", "event_type", "hover"), ("ga360", "device_type", "watch")}
