@@ -23,9 +23,10 @@ nearby_rows as not materialized (
       and _batch_id not in (select unnest($batches))
 ),
 
--- the visit key of each of those events and of the batches' own, as _events.sql reads it
--- (ga_session_id as text, whatever its JSON type), event_params parsed once. A line without
--- ga_session_id gives a null key that matches nothing.
+-- the visit key of each of those events, and of the batches' own events whose visitor has
+-- any (no other event can share the visit of the rest: a first load parses nothing), as
+-- _events.sql reads it (ga_session_id as text, whatever its JSON type), event_params parsed
+-- once. A line without ga_session_id gives a null key that matches nothing.
 keyed as materialized (
     select
         in_batch,
@@ -43,7 +44,9 @@ keyed as materialized (
                 p.value.double_value, p.value.float_value)
         )[1] as ga_session_id
     from (
-        select true as in_batch, * from batch_rows where user_pseudo_id is not null
+        select true as in_batch, *
+        from batch_rows
+        where user_pseudo_id in (select user_pseudo_id from nearby_rows)
         union all
         select false as in_batch, * from nearby_rows
     )

@@ -10,7 +10,7 @@ days as (
 
 -- a reporting day lies within [day - 1, day + 2) in UTC whatever $tz is
 raw_rows as not materialized (
-    select *, event_timestamp // 60000000 as minute
+    select *, rowid, event_timestamp // 60000000 as minute
     from raw.ga4_events
     where event_timestamp >= epoch_us(($first_day::date - 1)::timestamp)
       and event_timestamp < epoch_us(($last_day::date + 2)::timestamp)
@@ -23,24 +23,50 @@ minute_days as (
     from (select distinct minute from raw_rows)
 ),
 
--- the event id as stage/events.sql derives it, only for the rows of the days
-identified as (
+-- the text stage/events.sql hashes (md5) into the event id: two rows are one event when it is
+-- the same. A 64-bit hash of it first: rows whose hash no other row shares are distinct
+-- events, and only the rest (the duplicates, and a rare collision) get the md5. Reading their
+-- text again by rowid costs nothing when there are none, where an md5 of every row cost most
+-- of this check.
+hashed as materialized (
     select
         m.day,
-        md5(concat(
+        r.rowid as row_id,
+        hash(concat(
             r.user_pseudo_id, '|', r.event_timestamp, '|', r.event_name, '|', r.stream_id, '|',
             r.event_bundle_sequence_id, '|', r.batch_event_index, '|', r.batch_page_id, '|',
             r.batch_ordering_id, '|', r.event_params
-        )) as event_id
+        )) as h
     from raw_rows as r
     inner join minute_days as m using (minute)
     where m.day in (select day from days)
 ),
 
+shared as (
+    select day, row_id
+    from hashed
+    semi join (select h from hashed group by h having count(*) > 1) as s using (h)
+),
+
+-- the duplicates among the rows that share a hash: the same event id, as stage dedupes
+repeats as (
+    select
+        s.day,
+        count(*) - count(distinct md5(concat(
+            r.user_pseudo_id, '|', r.event_timestamp, '|', r.event_name, '|', r.stream_id, '|',
+            r.event_bundle_sequence_id, '|', r.batch_event_index, '|', r.batch_page_id, '|',
+            r.batch_ordering_id, '|', r.event_params
+        ))) as duplicates
+    from shared as s
+    inner join raw.ga4_events as r on r.rowid = s.row_id
+    group by s.day
+),
+
 final as (
-    select day, count(*) as raw_rows, count(*) - count(distinct event_id) as duplicates
-    from identified
-    group by day
+    select h.day, count(*) as raw_rows, coalesce(any_value(p.duplicates), 0) as duplicates
+    from hashed as h
+    left join repeats as p using (day)
+    group by h.day
 )
 
 select * from final
