@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 import duckdb
 from isal import igzip
 
+from clicklake import sources
 from clicklake.config import Settings
 from clicklake.lake import first_line, retry_transaction, transaction
 from clicklake.sqltext import literal
@@ -120,8 +121,11 @@ def in_window(uri: str, start: datetime, end: datetime) -> bool:
 def source_objects(
     settings: Settings, stream: str, start: datetime, end: datetime
 ) -> list[ObjectInfo]:
-    """The stream's source objects whose folder lies in [start - lookback, end)."""
-    lo = start - timedelta(hours=settings.lookback_hours)
+    """The stream's source objects whose folder lies in [start - lookback, end). The lookback
+    is the setting's, widened to the late-data window its source format declares (a GA
+    export may come days late)."""
+    late = next((u.late_hours for u in sources.formats() if stream in u.streams), 0)
+    lo = start - timedelta(hours=max(settings.lookback_hours, late))
     found: list[ObjectInfo] = []
     day = lo.date()
     while day <= (end - timedelta(microseconds=1)).date():

@@ -195,3 +195,19 @@ def test_a_source_folder_no_format_declares_is_named_in_the_run_and_in_status(to
     assert "3 files in unknown stream `clicks_v2` were not read" in result.stdout + result.stderr
     status = _run(home, "status")
     assert "clicks_v2" in status.stdout and "not read" in status.stdout
+
+
+def test_a_daily_export_is_looked_for_as_late_as_its_format_allows(tmp_path):
+    from clicklake.extract import source_objects
+
+    settings = load_settings({"CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "/none"})
+    for stream in ("ga4_events", "browser_events"):
+        folder = tmp_path / "source" / stream / "date=2024-03-01"
+        folder.mkdir(parents=True)
+        (folder / "part-0.jsonl").write_text("{}\n")
+    # 60 hours after the day ended: past the 48-hour lookback, within GA4's 72-hour window
+    start = datetime(2024, 3, 4, 12, tzinfo=UTC)
+    end = datetime(2024, 3, 4, 13, tzinfo=UTC)
+    assert sources.format_of("ga4_events").late_hours == 72 > settings.lookback_hours
+    assert len(source_objects(settings, "ga4_events", start, end)) == 1
+    assert source_objects(settings, "browser_events", start, end) == []
