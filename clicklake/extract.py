@@ -17,6 +17,7 @@ Daily exports have `date=` folders without `hour=`.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -46,6 +47,7 @@ from clicklake.storage import (
     write_bytes,
 )
 
+log = logging.getLogger(__name__)
 _PARTITION = re.compile(r"/date=(\d{4}-\d{2}-\d{2})(?:/hour=(\d{2}))?/")
 _SUFFIXES = (".jsonl", ".ndjson", ".json")
 PARQUET_SUFFIX = ".parquet"
@@ -88,6 +90,8 @@ class ExtractResult:
     listed: int = 0
     skipped: int = 0
     ignored: list[str] = field(default_factory=list)
+    # (key, why) of objects never read: their key could reach outside the stream's folder
+    refused: list[tuple[str, str]] = field(default_factory=list)
     landed: list[LandedFile] = field(default_factory=list)
 
     @property
@@ -97,6 +101,28 @@ class ExtractResult:
     @property
     def lines_invalid(self) -> int:
         return sum(f.lines_invalid for f in self.landed)
+
+
+def unsafe_key(uri: str, folder: str) -> str | None:
+    """Why the object `uri` must not be read as a file of the stream folder `folder`, or None.
+
+    A key is only a name on S3, but a URL built from one is normalised by the client: a key
+    with `..` segments under this bucket's stream folder would GET an object of another folder,
+    or another bucket, with the pipeline's own credentials. Such keys, keys with empty or `.`
+    segments (`//`, a leading `/`) or backslashes, and keys outside the folder are refused:
+    reported, never read, never landed.
+    """
+    prefix = folder.rstrip("/") + "/"
+    if not uri.startswith(prefix):
+        return "outside its stream's folder"
+    segments = uri[len(prefix):].split("/")
+    if any(s == ".." for s in segments):
+        return "a '..' segment"
+    if any(s in ("", ".") for s in segments):
+        return "an empty or '.' segment"
+    if "\\" in uri:
+        return "a backslash"
+    return None
 
 
 def partition_of(uri: str) -> tuple[date, int | None] | None:
@@ -416,8 +442,13 @@ def extract_stream(
             [stream],
         ).fetchall()
     }
+    folder = join(settings.source_uri, stream)
     for obj in objects:
-        if (obj.uri, obj.etag, obj.size) in landed:
+        why = unsafe_key(obj.uri, folder)
+        if why:
+            log.warning("%s: key refused, never read: %s", obj.uri, why)
+            result.refused.append((obj.uri, why))
+        elif (obj.uri, obj.etag, obj.size) in landed:
             result.skipped += 1
         elif _kind(obj.uri) is None:
             result.ignored.append(obj.uri)

@@ -309,6 +309,9 @@ def extract_step(stream: str, res: ExtractResult, seconds: float) -> Step:
     msg = f"{len(res.landed)} files, {res.lines_invalid} invalid lines"
     if res.ignored:
         msg += f", {len(res.ignored)} unsupported files ignored"
+    if res.refused:  # keys that could reach outside the stream's folder: named, never read
+        key, why = res.refused[0]
+        msg += (f", {len(res.refused)} unsafe keys refused (never read), e.g. {key!r}: {why}")
     return Step("extract", stream, res.lines_in, seconds, message=msg)
 
 

@@ -139,3 +139,48 @@ def test_parquet_landing_names_end_in_parquet():
     zipped = ObjectInfo("s3://src/ga4_events/date=2024-03-01/export.zip", 10, "0123456789abcdef")
     assert landing_name(zipped, "part/x.parquet") == "date=2024-03-01/export__x-01234567.parquet"
     assert landing_name(zipped, "x.jsonl.gz") == "date=2024-03-01/export__x-01234567.jsonl"
+
+
+def test_a_key_that_climbs_out_of_its_stream_folder_is_refused_and_never_read(tmp_path, s3):
+    from clicklake import pipeline
+
+    source, secret, lake_bucket = (s3.new_bucket(p) for p in ("source", "secret", "lake"))
+    settings = load_settings({
+        "CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "/none",
+        "CLICKLAKE_SOURCE_URI": f"s3://{source}/source",
+        "CLICKLAKE_LANDING_URI": f"s3://{lake_bucket}/landing", **s3.env(),
+    })
+    client = s3.client()
+    body = gzip.compress((LINES[0] + "\n").encode())
+    hour = "source/browser_events/date=2024-03-01/hour=00/"
+    client.put_object(Bucket=source, Key=hour + "part-0.jsonl.gz", Body=body)
+    # resolved by a URL, these would read the secret bucket's object or another folder
+    evil = [hour + f"../../../../../{secret}/creds.jsonl.gz", hour + "./again.jsonl.gz",
+            hour + "/abs.jsonl.gz"]
+    client.put_object(Bucket=secret, Key="creds.jsonl.gz", Body=body)
+    for key in evil:
+        client.put_object(Bucket=source, Key=key, Body=body)
+    con = connect(settings=settings)
+    try:
+        [(res, secs)] = pipeline.extract(con, settings, H0, H1, "r1", ("browser_events",)).values()
+        refused = {key.rsplit(f"{source}/", 1)[1]: why for key, why in res.refused}
+        assert refused == {evil[0]: "a '..' segment", evil[1]: "an empty or '.' segment",
+                           evil[2]: "an empty or '.' segment"}
+        assert [f.source.uri for f in res.landed] == [f"s3://{source}/{hour}part-0.jsonl.gz"]
+        assert "3 unsafe keys refused (never read)" in pipeline.extract_step(
+            "browser_events", res, secs).message
+        landed = con.execute("select count(*) from ops.landed_files").fetchone()[0]
+        assert landed == 1
+    finally:
+        con.close()
+
+
+def test_folder_paths_are_judged_like_keys():
+    from clicklake.extract import unsafe_key
+
+    folder = "/srv/source/browser_events"
+    assert unsafe_key(f"{folder}/date=2024-03-01/hour=00/a.jsonl", folder) is None
+    assert unsafe_key(f"{folder}/date=2024-03-01/../../secret/a.jsonl", folder) == "a '..' segment"
+    assert unsafe_key("/srv/source/browser_events_old/a.jsonl", folder) == (
+        "outside its stream's folder")
+    assert unsafe_key(f"{folder}/date=2024-03-01\\..\\a.jsonl", folder) == "a backslash"
