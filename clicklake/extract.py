@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import zipfile
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -308,10 +309,31 @@ def split_lines(
     return total - blank, bad, total - landed
 
 
+# what reading a file whose bytes are not what its name says raises (bad gzip or zip, a
+# truncated stream): the file's fault, not the system's
+_UNREADABLE = (zipfile.BadZipFile, EOFError, zlib.error, igzip.BadGzipFile)
+
+
 def land_object(
     con: duckdb.DuckDBPyConnection, settings: Settings, stream: str, obj: ObjectInfo
 ) -> list[LandedFile]:
-    """Land one source object (every member of a zip) and return what was written."""
+    """Land one source object (every member of a zip) and return what was written. A file
+    that cannot be read at all (bad compression or archive) is landed as one rejected line
+    with the reason: recorded with its version, so it is not tried again, and a corrected
+    upload (a new version) is."""
+    try:
+        return _land_object(con, settings, stream, obj)
+    except (*_UNREADABLE, duckdb.Error) as exc:
+        if isinstance(exc, duckdb.Error) and not is_bad_file(exc):
+            raise  # not the file's fault: the next run tries it again
+        log.warning("%s: unreadable, rejected as a file: %s", obj.uri, first_line(exc))
+        return [_reject_file(settings, stream, obj, *_landing_uris(settings, stream, obj, None),
+                             f"unreadable file: {first_line(exc)}")]
+
+
+def _land_object(
+    con: duckdb.DuckDBPyConnection, settings: Settings, stream: str, obj: ObjectInfo
+) -> list[LandedFile]:
     kind = _kind(obj.uri)
     landed = []
     if kind == "zip":
@@ -327,10 +349,16 @@ def land_object(
     return [_land(con, settings, stream, obj, obj.uri, kind, None)]
 
 
-def _land(con, settings, stream, obj, path, compression, member) -> LandedFile:
+def _landing_uris(settings: Settings, stream: str, obj: ObjectInfo,
+                  member: str | None) -> tuple[str, str]:
+    """Where an object (or a zip member) lands, and where its rejected lines go."""
     name = landing_name(obj, member)
-    landing_uri = join(settings.landing_uri, stream, name)
-    rejected_uri = join(settings.landing_uri, "_rejected", stream, name)
+    return (join(settings.landing_uri, stream, name),
+            join(settings.landing_uri, "_rejected", stream, name))
+
+
+def _land(con, settings, stream, obj, path, compression, member) -> LandedFile:
+    landing_uri, rejected_uri = _landing_uris(settings, stream, obj, member)
     for uri in (landing_uri, rejected_uri):
         if not uri.startswith("s3://"):
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
@@ -357,15 +385,22 @@ def _land_parquet(
     except duckdb.Error as exc:
         if not is_bad_file(exc):
             raise  # not the file's fault: the next run tries it again
-        jsonl = landing_uri.removesuffix(PARQUET_SUFFIX) + ".jsonl"
-        rejected = rejected_uri.removesuffix(PARQUET_SUFFIX) + ".jsonl"
         reason = f"not a Parquet file: {first_line(exc).replace(path, obj.uri)}"
-        write_bytes(settings, rejected, (json.dumps(
-            {"line_no": 1, "reason": reason, "line": None}) + "\n").encode())
-        write_bytes(settings, jsonl, b"\n")
-        return LandedFile(stream, obj, jsonl, rejected, 1, 1, 1)
+        return _reject_file(settings, stream, obj, landing_uri, rejected_uri, reason)
     copy_file(settings, path, landing_uri)
     return LandedFile(stream, obj, landing_uri, None, rows, 0, 0)
+
+
+def _reject_file(settings: Settings, stream: str, obj: ObjectInfo, landing_uri: str,
+                 rejected_uri: str, reason: str) -> LandedFile:
+    """A source file that cannot be read, as one rejected line: an empty landing JSONL file
+    and a sidecar line with the reason, so that rows in = loaded + rejected."""
+    jsonl = landing_uri.removesuffix(PARQUET_SUFFIX).removesuffix(".jsonl") + ".jsonl"
+    rejected = rejected_uri.removesuffix(PARQUET_SUFFIX).removesuffix(".jsonl") + ".jsonl"
+    write_bytes(settings, rejected, (json.dumps(
+        {"line_no": 1, "reason": reason, "line": None}) + "\n").encode())
+    write_bytes(settings, jsonl, b"\n")
+    return LandedFile(stream, obj, jsonl, rejected, 1, 1, 1)
 
 
 # I/O errors that are the file's content: a footer that claims more bytes than there are

@@ -184,3 +184,37 @@ def test_folder_paths_are_judged_like_keys():
     assert unsafe_key("/srv/source/browser_events_old/a.jsonl", folder) == (
         "outside its stream's folder")
     assert unsafe_key(f"{folder}/date=2024-03-01\\..\\a.jsonl", folder) == "a backslash"
+
+
+def test_a_file_that_cannot_be_read_is_rejected_whole_and_the_other_streams_load(tmp_path):
+    from clicklake import pipeline
+
+    settings = load_settings({"CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "/none"})
+    folder = "date=2024-03-01/hour=00"
+    good = gzip.compress((LINES[0] + "\n").encode())
+    _drop(settings, f"device_events/{folder}/ok.jsonl",
+          '{"click_id": "c1", "device_type": "mobile"}', "plain")
+    _drop(settings, f"browser_events/{folder}/ok.jsonl", LINES[0], "plain")
+    bad = {"random.jsonl.gz": b"\x8b\x1f not gzip at all", "cut.jsonl.gz": good[: len(good) // 2],
+           "junk.zip": b"PK\x03\x04 not a zip"}
+    for name, data in bad.items():
+        path = settings.home / "source" / "browser_events" / folder / name
+        path.write_bytes(data)
+    con = connect(settings=settings)
+    try:
+        summary = pipeline.run_hour(con, settings, H0)  # no exception: the run succeeds
+        assert summary.loaded["device_events"].rows_loaded == 1
+        browser = summary.loaded["browser_events"]
+        assert (browser.rows_in, browser.rows_loaded, browser.rows_rejected) == (4, 1, 3)
+        reasons = dict(con.execute(
+            "select regexp_extract(source_uri, '[^/]+$'), split_part(reason, ':', 1) "
+            "from ops.rejected_rows").fetchall())
+        assert reasons == dict.fromkeys(bad, "unreadable file")
+        # the same broken versions are not tried again; a corrected upload is
+        again = extract_stream(con, settings, "browser_events", H0, H1, "r2")
+        assert (again.landed, again.skipped) == ([], 4)
+        (settings.home / "source" / "browser_events" / folder / "cut.jsonl.gz").write_bytes(good)
+        [fixed] = extract_stream(con, settings, "browser_events", H0, H1, "r3").landed
+        assert (fixed.lines_in, fixed.lines_invalid) == (1, 0)
+    finally:
+        con.close()
