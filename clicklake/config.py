@@ -9,12 +9,17 @@ Postgres DSN and the URIs at `s3://` buckets and the same code runs on servers.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 # the project's SQL: models, checks, source formats (CLICKLAKE_SQL_DIR points at another copy)
-SQL_DIR = Path(os.environ.get("CLICKLAKE_SQL_DIR") or Path(__file__).resolve().parents[1] / "sql")
+# An installed wheel carries it as package data, `clicklake/sql`; a source checkout (and its
+# editable install) has it beside the package.
+_PACKAGED_SQL = Path(__file__).resolve().parent / "sql"
+SQL_DIR = Path(os.environ.get("CLICKLAKE_SQL_DIR") or (
+    _PACKAGED_SQL if _PACKAGED_SQL.is_dir() else Path(__file__).resolve().parents[1] / "sql"))
 
 
 class ConfigError(ValueError):
@@ -29,7 +34,7 @@ class Settings:
     source_uri: str = ""
     landing_uri: str = ""
     data_path: str = ""
-    catalog: str = ""
+    catalog: str = field(default="", repr=False)  # a Postgres URL holds its password
     s3_endpoint: str = ""
     s3_access_key_id: str = ""
     s3_secret_access_key: str = field(default="", repr=False)
@@ -42,8 +47,17 @@ class Settings:
     max_active_runs: int = 2
     retry_delay_seconds: int = 30
     schedule_start: str = "2024-03-01T00"
+    # Airflow: catch up every hour since schedule_start when unpaused (history: backfill), and
+    # the longest a task may run before Airflow stops it and retries
+    catchup: bool = False
+    task_timeout_minutes: int = 30
     snapshot_retention_hours: int = 168
     landing_retention_days: int = 30
+    # bad input: the longest source line read (longer ones are rejected lines), and the
+    # plausible event times (earlier, or later than the file's arrival + the hours: rejected)
+    max_line_bytes: int = 64 * 1024 * 1024
+    earliest_event_date: str = "2000-01-01"
+    future_event_hours: int = 24
     # every stream the source formats declare (sql/sources/*/source.toml)
     streams: tuple[str, ...] = ()
 
@@ -66,11 +80,14 @@ class Settings:
 
             object.__setattr__(self, "streams", streams())
         minimum = {"lookback_hours": 0, "workers": 1, "max_active_runs": 1,
-                   "retry_delay_seconds": 0, "snapshot_retention_hours": 0,
-                   "landing_retention_days": 0}
+                   "retry_delay_seconds": 0, "task_timeout_minutes": 1,
+                   "snapshot_retention_hours": 0,
+                   "landing_retention_days": 0, "max_line_bytes": 1024,
+                   "future_event_hours": 0}
         for name, low in minimum.items():
             if getattr(self, name) < low:
                 raise ConfigError(f"{_ENV_NAMES[name]} must be >= {low}, not {getattr(self, name)}")
+        _check_timezone(self.timezone)
 
     @property
     def catalog_is_postgres(self) -> bool:
@@ -112,21 +129,62 @@ _ENV_NAMES = {
     "max_active_runs": "CLICKLAKE_MAX_ACTIVE_RUNS",
     "retry_delay_seconds": "CLICKLAKE_RETRY_DELAY_SECONDS",
     "schedule_start": "CLICKLAKE_SCHEDULE_START",
+    "catchup": "CLICKLAKE_CATCHUP",
+    "task_timeout_minutes": "CLICKLAKE_TASK_TIMEOUT_MINUTES",
     "snapshot_retention_hours": "CLICKLAKE_SNAPSHOT_RETENTION_HOURS",
     "landing_retention_days": "CLICKLAKE_LANDING_RETENTION_DAYS",
+    "max_line_bytes": "CLICKLAKE_MAX_LINE_BYTES",
+    "earliest_event_date": "CLICKLAKE_EARLIEST_EVENT_DATE",
+    "future_event_hours": "CLICKLAKE_FUTURE_EVENT_HOURS",
 }
+
+
+def _check_timezone(name: str) -> None:
+    """Refuse a reporting time zone DuckDB does not know, before anything runs (the stage and
+    mart SQL would otherwise fail after extract and load had committed)."""
+    if name == "UTC":
+        return
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("select timezone($tz, timestamptz '2024-01-01 00:00:00+00')", {"tz": name})
+    except duckdb.Error as exc:
+        hint = str(exc).partition("Candidate time zones:")[2].strip()
+        raise ConfigError(
+            f"CLICKLAKE_TIMEZONE={name!r} is not a time zone: use an IANA name such as "
+            f"Europe/Berlin{f' (close: {hint})' if hint else ''}"
+        ) from None
+    finally:
+        con.close()
+
+
+def _libpq_quote(value: object) -> str:
+    """A libpq connection-string value; one with spaces, quotes, backslashes or other special
+    characters is quoted (`'...'`, with `\\` and `'` escaped) so it stays one value."""
+    text = str(value)
+    if re.fullmatch(r"[A-Za-z0-9._@:/+-]+", text):
+        return text
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _libpq_from_url(url: str) -> str:
     u = urlparse(url)
+    try:
+        port = u.port
+    except ValueError:
+        raise ConfigError(
+            "CLICKLAKE_CATALOG has a malformed port: use postgresql://user:password@host:port/db "
+            "(percent-encode special characters in the password, e.g. @ as %40)"
+        ) from None
     parts = {
-        "host": u.hostname,
-        "port": u.port,
+        "host": unquote(u.hostname) if u.hostname else None,
+        "port": port,
         "user": unquote(u.username) if u.username else None,
         "password": unquote(u.password) if u.password else None,
-        "dbname": u.path.lstrip("/") or None,
+        "dbname": unquote(u.path.lstrip("/")) or None,
     }
-    return " ".join(f"{k}={v}" for k, v in parts.items() if v)
+    return " ".join(f"{k}={_libpq_quote(v)}" for k, v in parts.items() if v)
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -157,7 +215,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         value = merged.get(var, "").strip()
         if not value:
             continue
-        if types[name] in ("int", int):
+        if types[name] in ("bool", bool):
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ConfigError(f"{var}={value!r} is not true or false")
+            kwargs[name] = value.lower() in ("true", "1", "yes")
+        elif types[name] in ("int", int):
             try:
                 kwargs[name] = int(value)
             except ValueError as exc:

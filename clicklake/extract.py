@@ -54,17 +54,35 @@ _SUFFIXES = (".jsonl", ".ndjson", ".json")
 PARQUET_SUFFIX = ".parquet"
 # top-level names of the source root that are no stream: the generator's answer key
 NOT_STREAMS = frozenset({"truth.json"})
-# the longest line read (a GA360 session with its hits can be megabytes). The CSV reader's
-# buffer is set to the same size: its default, 16 x this, allocates 1 GiB per file read,
-# which cost more than a second per file and most of a run's peak memory.
+# the longest line read by default (a GA360 session with its hits can be megabytes);
+# CLICKLAKE_MAX_LINE_BYTES sets it, and a longer line is a rejected line.
 MAX_LINE_BYTES = 64 * 1024 * 1024
-# read_csv options that read a file as whole lines: the delimiter is a control character valid
-# JSON cannot hold unescaped, no quoting, nothing guessed
-LINES = (
-    "header = false, delim = chr(1), quote = '', escape = '', comment = '', "
-    f"auto_detect = false, strict_mode = false, max_line_size = {MAX_LINE_BYTES}, "
-    f"buffer_size = {MAX_LINE_BYTES}"
-)
+
+
+def lines_options(max_line_bytes: int = MAX_LINE_BYTES) -> str:
+    """read_csv options that read a file as whole lines of at most `max_line_bytes`: the
+    delimiter is a control character valid JSON cannot hold unescaped, no quoting, nothing
+    guessed. The CSV reader's buffer is the line size (its default, 16 x the line size,
+    allocates 1 GiB per file read, which cost more than a second per file and most of a run's
+    peak memory), and at least 2 MiB, so a low limit does not read in tiny pieces (a buffer
+    that is not a whole number of MiB breaks the parallel reader: "does not support a full
+    read")."""
+    buffer = max(max_line_bytes, 2 * 1024 * 1024)
+    return (
+        "header = false, delim = chr(1), quote = '', escape = '', comment = '', "
+        f"auto_detect = false, strict_mode = false, max_line_size = {max_line_bytes}, "
+        f"buffer_size = {buffer}"
+    )
+
+
+LINES = lines_options()
+# what the lines reader raises for a line that cannot be decoded: bytes that are not UTF-8, a
+# line over the size limit. Such a file is read again by `_sanitize`.
+_UNDECODABLE = ("Invalid unicode", "Maximum line size", "maximum line size")
+# why a file of a stream folder is not read when no date= folder holds it
+UNDATED = "not under a date=YYYY-MM-DD folder"
+# how much of an undecodable line a rejected row keeps
+_KEPT_CHARS = 1000
 # Whether `line` is a JSON object: a valid JSON text that starts with `{` is one, so json_type
 # (a second parse) runs only for the odd others. CASE, not AND/OR: it never parses invalid JSON.
 _IS_OBJECT = """case
@@ -91,7 +109,8 @@ class ExtractResult:
     listed: int = 0
     skipped: int = 0
     ignored: list[str] = field(default_factory=list)
-    # (key, why) of objects never read: their key could reach outside the stream's folder
+    # (key, why) of objects never read: their key could reach outside the stream's folder,
+    # or they lie outside any date= folder (so no hour or day is theirs)
     refused: list[tuple[str, str]] = field(default_factory=list)
     landed: list[LandedFile] = field(default_factory=list)
 
@@ -187,6 +206,21 @@ def unknown_streams(
     return found
 
 
+def undated_files(settings: Settings, stream: str) -> list[str]:
+    """The stream's files that lie in no `date=` folder (directly in the stream's folder, or
+    in another folder of it), which extract never reads: it reports them instead of skipping
+    them silently. Hidden names (`.x`, `_x`) are left out. One listing of the stream folder;
+    its `date=` folders are not walked."""
+    prefix = join(settings.source_uri, stream)
+    folders, files = list_folder(settings, prefix)
+    found = list(files)
+    for name in folders:
+        if not name.startswith(("date=", ".", "_")):
+            found += list_uris(settings, join(prefix, name))
+    return [uri for uri in found if not PurePosixPath(uri).name.startswith((".", "_"))
+            and partition_of(uri) is None]
+
+
 def _count_in_window(settings: Settings, prefix: str, lo: datetime, end: datetime) -> int:
     """Files below `prefix` that are in [lo, end) or outside any `date=` folder."""
     first, last = lo.date(), (end - timedelta(microseconds=1)).date()
@@ -240,7 +274,9 @@ def _kind(uri: str) -> str | None:
 
 
 def split_lines(
-    con: duckdb.DuckDBPyConnection, path: str, compression: str, landing_uri: str, rejected_uri: str
+    con: duckdb.DuckDBPyConnection, path: str, compression: str, landing_uri: str,
+    rejected_uri: str, max_line_bytes: int = MAX_LINE_BYTES,
+    undecodable: list[tuple[int, str, str]] | None = None,
 ) -> tuple[int, int, int]:
     """Split one JSONL file into landing (objects) and a rejected sidecar; return (lines, bad,
     empty lines of the landing file).
@@ -249,10 +285,13 @@ def split_lines(
     that valid JSON cannot hold unescaped) so that invalid JSON is seen, numbered and kept.
     The landing file is written in one streaming pass (row order is kept, so line N stays
     line N); only a file with blank or invalid lines is read again to number and keep them.
+    `undecodable` are the (line_no, reason, text) of lines `_sanitize` emptied: rejected lines,
+    not blank ones. A line with a NUL byte is rejected as such.
     """
     source = f"""
         read_csv(
-            $path, columns = {{'line': 'VARCHAR'}}, {LINES}, compression = $compression
+            $path, columns = {{'line': 'VARCHAR'}}, {lines_options(max_line_bytes)},
+            compression = $compression
         )"""
     params = {"path": path, "compression": compression}
     total = con.execute(
@@ -272,8 +311,15 @@ def split_lines(
         ) where line <> ''
         """
     ).fetchone()[0]
-    if landed == total:  # every line an object: nothing blank, nothing to reject
+    if landed == total and not undecodable:  # every line an object: nothing to reject
         return total, 0, 0
+    con.execute(
+        "create or replace temp table _undecodable as "
+        "select unnest($n::bigint[]) as line_no, unnest($why::varchar[]) as reason, "
+        "unnest($text::varchar[]) as line",
+        {"n": [u[0] for u in undecodable or ()], "why": [u[1] for u in undecodable or ()],
+         "text": [u[2] for u in undecodable or ()]},
+    )
     con.execute(
         f"""
         create or replace temp table _unfit as
@@ -284,6 +330,7 @@ def split_lines(
                 line,
                 case
                     when trim(coalesce(line, '')) = '' then 'blank'
+                    when contains(line, chr(0)) then 'NUL byte in the line'
                     when not json_valid(line) then 'invalid JSON'
                     when json_type(line) <> 'OBJECT' then 'not a JSON object'
                 end as reason
@@ -293,6 +340,18 @@ def split_lines(
         """,
         params,
     )
+    # the lines `_sanitize` emptied are rejected, not blank; a NUL byte is kept as U+FFFD
+    # (no catalog stores NUL in text)
+    con.execute(
+        """
+        create or replace temp table _unfit as
+        select u.line_no, coalesce(d.line, replace(u.line, chr(0), '\ufffd')) as line,
+               coalesce(d.reason, u.reason) as reason
+        from _unfit as u
+        left join _undecodable as d using (line_no)
+        """
+    )
+    con.execute("drop table _undecodable")
     blank, bad = con.execute(
         "select count(*) filter (where reason = 'blank'), count(*) filter (where reason <> 'blank')"
         " from _unfit"
@@ -364,10 +423,23 @@ def _land(con, settings, stream, obj, path, compression, member) -> LandedFile:
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
     if compression == "parquet":
         return _land_parquet(con, settings, stream, obj, path, landing_uri, rejected_uri)
-    if is_s3(path) or is_s3(landing_uri):
-        lines, bad, empty = split_lines(con, path, compression, landing_uri, rejected_uri)
-    else:
-        lines, bad, empty = _land_local(con, path, compression, landing_uri, rejected_uri)
+    limit = settings.max_line_bytes
+    try:
+        if is_s3(path) or is_s3(landing_uri):
+            lines, bad, empty = split_lines(con, path, compression, landing_uri, rejected_uri,
+                                            limit)
+        else:
+            lines, bad, empty = _land_local(con, path, compression, landing_uri, rejected_uri,
+                                            limit)
+    except duckdb.Error as exc:
+        if not any(s in str(exc) for s in _UNDECODABLE):
+            raise
+        log.warning("%s: undecodable lines, read line by line: %s", obj.uri, first_line(exc))
+        with local_copy(settings, path) as local, temp_dir() as tmp:
+            clean = tmp / "decodable.jsonl"
+            undecodable = _sanitize(local, compression, clean, limit)
+            lines, bad, empty = split_lines(con, str(clean), "none", landing_uri, rejected_uri,
+                                            limit, undecodable)
     return LandedFile(stream, obj, landing_uri, rejected_uri if bad else None, lines, bad, empty)
 
 
@@ -419,9 +491,44 @@ def is_bad_file(exc: duckdb.Error) -> bool:
     return True
 
 
+def _sanitize(src: Path, compression: str, dst: Path,
+              max_line_bytes: int) -> list[tuple[int, str, str]]:
+    """Copy a JSONL file (decompressed) with each line that cannot be decoded emptied: bytes
+    that are not UTF-8, or more than `max_line_bytes` of them; return those lines' (line_no,
+    reason, text as far as it decodes). Line N of the copy is line N of the source.
+
+    The slow path (Python per line, a line never held whole beyond the limit) for the rare
+    file DuckDB's strict reader refuses; every other file never comes here."""
+    opener = igzip.open if compression == "gzip" else open
+    found: list[tuple[int, str, str]] = []
+    with opener(src, "rb") as f, open(dst, "wb") as out:
+        line_no = 0
+        while line := f.readline(max_line_bytes + 1):
+            line_no += 1
+            if not line.endswith(b"\n") and len(line) > max_line_bytes:
+                rest = line
+                while rest and not rest.endswith(b"\n"):  # skip the rest of the line
+                    rest = f.readline(1 << 20)
+                text = line[:_KEPT_CHARS].decode(errors="replace").replace("\0", "\ufffd")
+                found.append((line_no, f"line too long: over {max_line_bytes} bytes "
+                                       "(CLICKLAKE_MAX_LINE_BYTES)", text))
+                out.write(b"\n")
+                continue
+            try:
+                line.decode()
+            except UnicodeDecodeError as exc:
+                text = line[:_KEPT_CHARS].decode(errors="replace").replace("\0", "\ufffd")
+                found.append((line_no, f"invalid UTF-8: byte 0x{line[exc.start]:02x} at byte "
+                                       f"{exc.start + 1}", text.rstrip("\r\n")))
+                out.write(b"\n")
+                continue
+            out.write(line)
+    return found
+
+
 def _land_local(
     con: duckdb.DuckDBPyConnection, path: str, compression: str, landing_uri: str,
-    rejected_uri: str,
+    rejected_uri: str, max_line_bytes: int = MAX_LINE_BYTES,
 ) -> tuple[int, int, int]:
     """`split_lines` for local files, faster when every line is a JSON object (the usual case).
 
@@ -441,7 +548,7 @@ def _land_local(
             f"""
             select count(*), count(*) filter (where {_IS_OBJECT})
             from read_csv(
-                $path, columns = {{'line': 'VARCHAR'}}, {LINES}
+                $path, columns = {{'line': 'VARCHAR'}}, {lines_options(max_line_bytes)}
             )
             """,
             {"path": str(tmp)},
@@ -449,7 +556,7 @@ def _land_local(
         if objects == total:
             os.replace(tmp, target)
             return total, 0, 0
-        return split_lines(con, str(tmp), "none", landing_uri, rejected_uri)
+        return split_lines(con, str(tmp), "none", landing_uri, rejected_uri, max_line_bytes)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -478,6 +585,10 @@ def extract_stream(
         ).fetchall()
     }
     folder = join(settings.source_uri, stream)
+    for uri in undated_files(settings, stream):
+        log.warning("%s: not read: %s", uri, UNDATED)
+        result.refused.append((uri, UNDATED))
+    arrived: list[datetime] = []  # when each landed file landed: arrival decides duplicates
     for obj in objects:
         why = unsafe_key(obj.uri, folder)
         if why:
@@ -488,12 +599,17 @@ def extract_stream(
         elif _kind(obj.uri) is None:
             result.ignored.append(obj.uri)
         else:
-            result.landed += land_object(con, settings, stream, obj)
+            for file in land_object(con, settings, stream, obj):
+                result.landed.append(file)
+                # strictly increasing, so that files landed by one run keep their order
+                now = datetime.now(UTC)
+                arrived.append(max(now, arrived[-1] + timedelta(microseconds=1))
+                               if arrived else now)
     if result.landed:
         rows = [
             (f.stream, f.source.uri, f.source.size, f.source.etag, f.landing_uri, f.rejected_uri,
-             f.lines_in, f.lines_invalid, run_id, f.lines_blank)
-            for f in result.landed
+             f.lines_in, f.lines_invalid, run_id, f.lines_blank, at)
+            for f, at in zip(result.landed, arrived, strict=True)
         ]
         retry_transaction(lambda: _record(con, rows))
     return result
@@ -506,7 +622,7 @@ def _record(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
             insert into ops.landed_files (stream, source_uri, source_size, source_etag,
                 landing_uri, rejected_uri, lines_in, lines_invalid, run_id, lines_blank,
                 landed_at)
-            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())
+            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             rows,
         )

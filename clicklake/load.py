@@ -15,14 +15,16 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
 import duckdb
 
+from clicklake import sources
+from clicklake.config import ConfigError, Settings
 from clicklake.extract import LINES, MAX_LINE_BYTES, PARQUET_SUFFIX, is_bad_file, partition_of
-from clicklake.lake import first_line, retry_transaction, transaction
-from clicklake.sqltext import ident, literal
+from clicklake.lake import connect, first_line, retry_transaction, transaction
+from clicklake.sqltext import header_lines, ident, literal
 from clicklake.storage import ensure_folder, join, remove
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,62 @@ def contract(con: duckdb.DuckDBPyConnection, stream: str) -> list[Column]:
 
 
 @dataclass(frozen=True)
+class EventTime:
+    """A stream's plausible event times: its raw DDL's `-- event_time <column>: <expr>` (the
+    column's timestamptz, `{}` standing for its typed value) and the settings' bounds."""
+
+    column: str
+    expr: str
+    earliest: datetime
+    earliest_text: str
+    future_hours: int
+
+    def reason(self, value: str, latest: str) -> str:
+        """SQL: why the typed value `value` of the column is implausible (null: it is not, or
+        it is missing, which another reason says); `latest` is SQL for the file's arrival plus
+        the margin."""
+        t = f"({self.expr.format(value)})"
+        name = literal(f"implausible {self.column}: ")
+        shown = f"coalesce(try(({t} at time zone 'UTC')::varchar) || ' UTC', {value}::varchar)"
+        before = literal(f" is before CLICKLAKE_EARLIEST_EVENT_DATE {self.earliest_text}")
+        after = literal(f" is more than {self.future_hours} hours after the file arrived "
+                        "(CLICKLAKE_FUTURE_EVENT_HOURS)")
+        return (f"case when {value} is null then null "
+                f"when {t} is null then {name} || {value}::varchar || ' is no time' "
+                f"when {t} < $earliest then {name} || {shown} || {before} "
+                f"when {t} > {latest} then {name} || {shown} || {after} end")
+
+    def within(self, value: str, latest: str) -> str:
+        """SQL: whether the typed value `value` is a plausible event time (false when null)."""
+        return f"coalesce(({self.expr.format(value)}) between $earliest and {latest}, false)"
+
+    def latest(self, landed_at: datetime | None) -> datetime:
+        return (landed_at or datetime.now(UTC)) + timedelta(hours=self.future_hours)
+
+
+def event_time(stream: str, settings: Settings | None = None) -> EventTime | None:
+    """The stream's event time rule (None: its rows have no event time, as a catalog's)."""
+    try:
+        path = sources.format_of(stream).path / "raw" / f"{stream}.sql"
+    except KeyError:
+        return None
+    found = [(arg, value) for key, arg, value in header_lines(path.read_text())
+             if key == "event_time" and arg]
+    if not found:
+        return None
+    settings = settings or Settings()
+    try:
+        earliest = date.fromisoformat(settings.earliest_event_date)
+    except ValueError as exc:
+        raise ConfigError(f"CLICKLAKE_EARLIEST_EVENT_DATE={settings.earliest_event_date!r} is "
+                          "not a date (YYYY-MM-DD)") from exc
+    column, expr = found[0]
+    return EventTime(column, expr, datetime(earliest.year, earliest.month, earliest.day,
+                                            tzinfo=UTC),
+                     earliest.isoformat(), settings.future_event_hours)
+
+
+@dataclass(frozen=True)
 class PendingFile:
     """A landed file that has no ledger row yet (a row of `ops.landed_files`)."""
 
@@ -82,6 +140,7 @@ class PendingFile:
     lines_in: int
     lines_invalid: int
     lines_blank: int | None  # None: landed before empty lines were counted
+    landed_at: datetime | None = None  # when extract landed it: its arrival
 
     @property
     def is_parquet(self) -> bool:
@@ -104,7 +163,7 @@ def _value(c: Column, field: str) -> tuple[str, str]:
     return value, value if c.type == "VARCHAR" else f"try_cast({value} as {c.type})"
 
 
-def _dense(columns: list[Column]) -> str:
+def _dense(columns: list[Column], rule: EventTime | None = None) -> str:
     """SQL over dense landing files (the list `$paths`, no empty line in any): every line's
     fields typed, `_fits`, whether the line fits the contract whole, and `file_index`, which
     of the files it is from.
@@ -113,7 +172,8 @@ def _dense(columns: list[Column]) -> str:
     parse gives the values and tells a line with a field the contract does not know (its map
     has more keys than known ones). Read in parallel, in file order and line order: created as
     a table, the lines of each file are consecutive rows, so a row's rowid gives its line
-    number without a row_number() window, which would run on one thread.
+    number without a row_number() window, which would run on one thread. A line whose event
+    time is implausible (`rule`, the file's arrival from the list `$latest`) does not fit.
     """
     typed, fits = [], []
     for c in columns:
@@ -125,21 +185,27 @@ def _dense(columns: list[Column]) -> str:
             fits.append(f"({value} is null or {cast} is not null)")
     known = " + ".join(f"map_contains(m, {literal(c.name)})::int" for c in columns)
     fits.append(f"cardinality(m) = {known}")
-    return f"""
+    sql = f"""
         select {", ".join(typed)}, {" and ".join(fits)} as _fits, file_index
         from read_json(
             $paths, format = 'newline_delimited', records = false,
             columns = {{'m': 'MAP(VARCHAR, VARCHAR)'}}, maximum_object_size = {MAX_LINE_BYTES}
         )
     """
+    if rule is None:
+        return sql
+    # over the typed column (cast once): a line outside the window does not fit
+    within = rule.within(ident(rule.column), "$latest[file_index::bigint + 1]")
+    return f"select * replace (_fits and {within} as _fits) from ({sql})"
 
 
-def _parsed(columns: list[Column]) -> str:
+def _parsed(columns: list[Column], rule: EventTime | None = None) -> str:
     """SQL over any landing file (`$path`): line_no, line, each field typed, and why not.
 
     One JSON parse per line extracts every field (as text, then cast: the text is what a
     rejection reason quotes) and one more lists its keys to spot fields the contract does not
     know. Empty lines (where extract dropped an invalid line) are not rows but keep numbering.
+    An implausible event time (`rule`, the file's arrival `$latest`) is a reason too.
     """
     known = ", ".join(literal(c.name) for c in columns)
     paths = ", ".join(literal("$." + json.dumps(c.name)) for c in columns)
@@ -156,6 +222,8 @@ def _parsed(columns: list[Column]) -> str:
             )
         elif c.type != "VARCHAR":
             unfit.append(f"({bad})")
+        if rule and c.name == rule.column:
+            reasons.append(rule.reason(cast, "$latest"))
     has_unmapped = " or ".join([f"not list_has_all([{known}], json_keys(line))", *unfit])
     return f"""
         select
@@ -218,6 +286,7 @@ def prepare_batch(
     batch_id: str,
     loaded_at: datetime,
     data_dir: str,
+    rule: EventTime | None = None,
 ) -> tuple[list[Prepared], list[DataFile]]:
     """Parse, type and write a batch of landed files as raw data files, outside any lake
     transaction.
@@ -229,7 +298,8 @@ def prepare_batch(
     line of a file with empty lines or of one `_dense` cannot read, go through `_parsed`: its
     accepted rows (with `_unmapped`) become a data file of that file, its rejected rows the
     temp table `_rejects_<n>`. A Parquet file is read by `_prepare_parquet`, into a data file
-    of its own and the same temp table. Every line ends up in exactly one of them.
+    of its own and the same temp table. Every line ends up in exactly one of them. `rule`
+    rejects lines whose event time is implausible.
     """
     prepared = {f.landing_uri: Prepared(f) for f in files}
     written: list[DataFile] = []
@@ -238,10 +308,11 @@ def prepare_batch(
 
     def by_line(landed: PendingFile, restrict: str = "") -> None:
         _prepare_lines(con, columns, landed, restrict, lineage, data_dir,
-                       prepared[landed.landing_uri], written, tags[landed.landing_uri])
+                       prepared[landed.landing_uri], written, tags[landed.landing_uri], rule)
 
     def dense(group: list[PendingFile]) -> None:
-        if _prepare_dense(con, columns, group, lineage, data_dir, prepared, written, by_line):
+        if _prepare_dense(con, columns, group, lineage, data_dir, prepared, written, by_line,
+                          rule):
             return
         if len(group) == 1:  # this file cannot be read densely: line by line
             by_line(group[0])
@@ -255,7 +326,8 @@ def prepare_batch(
         for landed in files:
             if landed.is_parquet:
                 _prepare_parquet(con, columns, landed, lineage, data_dir,
-                                 prepared[landed.landing_uri], written, tags[landed.landing_uri])
+                                 prepared[landed.landing_uri], written, tags[landed.landing_uri],
+                                 rule)
             elif not landed.is_dense:
                 by_line(landed)
     except BaseException:
@@ -265,13 +337,18 @@ def prepare_batch(
     return list(prepared.values()), written
 
 
-def _prepare_dense(con, columns, group, lineage, data_dir, prepared, written, by_line) -> bool:
+def _prepare_dense(con, columns, group, lineage, data_dir, prepared, written, by_line,
+                   rule: EventTime | None = None) -> bool:
     """The `_dense` part of `prepare_batch` for one group of dense files: False when the group
     cannot be read together (a file `_dense` cannot read, or whose line count is off)."""
     paths = [f.landing_uri for f in group]
     try:
-        con.execute(f"create or replace temp table _typed as {_dense(columns)}",
-                    {"paths": paths})
+        params: dict = {"paths": paths}
+        if rule:
+            params |= {"earliest": rule.earliest,
+                       "latest": [rule.latest(f.landed_at) for f in group]}
+        sql = _dense(columns, rule) if rule else _dense(columns)
+        con.execute(f"create or replace temp table _typed as {sql}", params)
     except duckdb.Error as exc:
         log.info("%s: %s; reading file by file", paths[0] if len(paths) == 1 else
                  f"{len(paths)} files", first_line(exc))
@@ -326,7 +403,7 @@ def _prepare_dense(con, columns, group, lineage, data_dir, prepared, written, by
 
 
 def _prepare_lines(con, columns, landed, restrict, lineage, data_dir, out: Prepared, written,
-                   tag: str) -> None:
+                   tag: str, rule: EventTime | None = None) -> None:
     """The `_parsed` part of `prepare_batch` for one file: its lines (those `restrict` keeps,
     or all) typed, the accepted ones written to a data file, the rejected ones kept in
     `_rejects_<tag>`."""
@@ -335,8 +412,8 @@ def _prepare_lines(con, columns, landed, restrict, lineage, data_dir, out: Prepa
     out.rejects = f"_rejects_{tag}"
     con.execute(
         f"create or replace temp table {out.rejects} as "
-        f"select p.* from ({_parsed(columns)}) p {restrict}",
-        {"path": landing_uri},
+        f"select p.* from ({_parsed(columns, rule)}) p {restrict}",
+        {"path": landing_uri, **_time_params(rule, landed)},
     )
     accepted = con.execute(f"select count(*) from {out.rejects} where _reason is null")
     if accepted.fetchone()[0]:
@@ -350,7 +427,7 @@ def _prepare_lines(con, columns, landed, restrict, lineage, data_dir, out: Prepa
 
 
 def _prepare_parquet(con, columns, landed: PendingFile, lineage, data_dir, out: Prepared,
-                     written, tag: str) -> None:
+                     written, tag: str, rule: EventTime | None = None) -> None:
     """The part of `prepare_batch` for one Parquet file: its rows that fit the contract
     written straight to a data file (typed in one parallel read, `_parquet_sql`), the rejected
     ones kept in `_rejects_<tag>` with the row as JSON. Line N is the file's N-th row.
@@ -362,7 +439,7 @@ def _prepare_parquet(con, columns, landed: PendingFile, lineage, data_dir, out: 
     path = landed.landing_uri
     target = _data_file(data_dir)
     try:
-        copied = _read_parquet(con, columns, landed, lineage, target, out, tag)
+        copied = _read_parquet(con, columns, landed, lineage, target, out, tag, rule)
     except duckdb.Error as exc:
         remove(target)
         if not is_bad_file(exc):
@@ -386,8 +463,15 @@ def _prepare_parquet(con, columns, landed: PendingFile, lineage, data_dir, out: 
         remove(target)
 
 
+def _time_params(rule: EventTime | None, landed: PendingFile) -> dict:
+    """The parameters of one file's event time rule (none without a rule)."""
+    if rule is None:
+        return {}
+    return {"earliest": rule.earliest, "latest": rule.latest(landed.landed_at)}
+
+
 def _read_parquet(con, columns, landed: PendingFile, lineage, target: str, out: Prepared,
-                  tag: str) -> int:
+                  tag: str, rule: EventTime | None = None) -> int:
     """Write the file's fitting rows to `target` and keep its rejected ones in
     `_rejects_<tag>` (`out.rejects`); return the rows written."""
     path = landed.landing_uri
@@ -397,7 +481,8 @@ def _read_parquet(con, columns, landed: PendingFile, lineage, target: str, out: 
         "select column_name, column_type "
         f"from (describe select * from read_parquet({literal(path)}, hive_partitioning = false))"
     ).fetchall())
-    typed, reason, unmapped, row = _parquet_sql(columns, schema)
+    typed, reason, unmapped, row = _parquet_sql(columns, schema, rule)
+    times = _time_params(rule, landed)
     scan = "read_parquet($path, file_row_number = true, hive_partitioning = false) as t"
     if reason != "null":
         # which rows break the contract: a read of the required columns only, usually none
@@ -406,7 +491,7 @@ def _read_parquet(con, columns, landed: PendingFile, lineage, target: str, out: 
             f"create or replace temp table {why} as "
             f"select * from (select t.file_row_number, {reason} as _reason from {scan}) "
             "where _reason is not null",
-            {"path": path},
+            {"path": path, **times},
         )
         try:
             if con.execute(f"select count(*) from {why}").fetchone()[0]:
@@ -425,7 +510,7 @@ def _read_parquet(con, columns, landed: PendingFile, lineage, target: str, out: 
         from {scan}
         where {reason} is null""", target, {
         **lineage, "path": path, "source": landed.source_uri,
-        "source_date": _source_date(landed.source_uri),
+        "source_date": _source_date(landed.source_uri), **times,
     })
 
 
@@ -433,7 +518,8 @@ def _is_nested(type_: str) -> bool:
     return type_.startswith(("STRUCT", "MAP", "UNION")) or type_.endswith("]")
 
 
-def _parquet_sql(columns: list[Column], schema: dict[str, str]) -> tuple[str, str, str, str]:
+def _parquet_sql(columns: list[Column], schema: dict[str, str],
+                 rule: EventTime | None = None) -> tuple[str, str, str, str]:
     """SQL over a Parquet file read as `t` whose columns and types are `schema`: (the contract
     columns typed, why a row is rejected (null: it fits), whether it keeps `_unmapped`, the
     whole row as a struct).
@@ -443,6 +529,7 @@ def _parquet_sql(columns: list[Column], schema: dict[str, str]) -> tuple[str, st
     one, as the JSON path gives), other types a try_cast; one it lacks is null. Required
     columns missing, blank or not casting reject the row as a JSON line's would; optional ones
     not casting, or a non-null column the contract does not know, keep the row in `_unmapped`.
+    An implausible event time (`rule`, the file's arrival `$latest`) rejects the row.
     """
     typed, reasons, unfit = [], [], []
     for c in columns:
@@ -472,6 +559,8 @@ def _parquet_sql(columns: list[Column], schema: dict[str, str]) -> tuple[str, st
             )
         elif cast != value and c.type != "JSON":  # to_json of a value is never null
             unfit.append(f"({bad})")
+        if rule and c.name == rule.column:
+            reasons.append(rule.reason(cast, "$latest"))
     known = {c.name for c in columns}
     unfit += [f"t.{ident(name)} is not null" for name in schema if name not in known]
     reason = f"nullif(concat_ws('; ', {', '.join(reasons)}), '')" if reasons else "null"
@@ -559,16 +648,27 @@ def _reject(
     return reasons
 
 
+def _copy_rejects(con: duckdb.DuckDBPyConnection, to: duckdb.DuckDBPyConnection,
+                  prepared: list[Prepared]) -> None:
+    """Copy the batch's rejected-lines temp tables from `con` to the connection `to`."""
+    for p in prepared:
+        if p.rejects:
+            rows = con.execute(f"from {p.rejects}").fetch_arrow_table()
+            to.register("_rejects_copy", rows)
+            to.execute(f"create or replace temp table {p.rejects} as from _rejects_copy")
+            to.unregister("_rejects_copy")
+
+
 def pending_files(con: duckdb.DuckDBPyConnection, stream: str) -> list[PendingFile]:
-    """Landed files of the stream that have no ledger row yet, oldest first."""
+    """Landed files of the stream that have no ledger row yet, in the order they arrived."""
     return [PendingFile(*row) for row in con.execute(
         """
         select f.landing_uri, f.source_uri, f.rejected_uri, f.lines_in, f.lines_invalid,
-               f.lines_blank
+               f.lines_blank, f.landed_at
         from ops.landed_files f
         anti join ops.load_ledger l on l.landing_uri = f.landing_uri
         where f.stream = ?
-        order by f.landing_uri
+        order by f.landed_at, f.landing_uri
         """,
         [stream],
     ).fetchall()]
@@ -593,7 +693,8 @@ def batches(files: list[PendingFile], max_lines: int = BATCH_LINES) -> list[list
     return out
 
 
-def load_stream(con: duckdb.DuckDBPyConnection, stream: str, run_id: str) -> LoadResult:
+def load_stream(con: duckdb.DuckDBPyConnection, stream: str, run_id: str,
+                settings: Settings | None = None) -> LoadResult:
     """Load every pending landed file of the stream into raw: one transaction (one batch) for
     the usual hour, consecutive batches of about `BATCH_LINES` lines for a backlog.
 
@@ -607,13 +708,17 @@ def load_stream(con: duckdb.DuckDBPyConnection, stream: str, run_id: str) -> Loa
     does not conflict appends). A crash before the
     commit leaves data files no snapshot knows: `clicklake maintain` deletes such orphans.
     The snapshot's commit message carries the batch id; `batch_id` is the last one.
+
+    `settings` give the plausible event times (the defaults without them) and let a commit
+    that failed be retried on a connection of its own (without them, on `con`).
     """
     columns = contract(con, stream)
+    rule = event_time(stream, settings)
     data_dir = join(_data_path(con), "raw", stream)
     ensure_folder(data_dir)
     total = LoadResult(stream, batch_id=f"{run_id}-{stream}-{uuid4().hex[:8]}")
     for files in batches(pending_files(con, stream)):
-        done = _load_batch(con, stream, columns, files, run_id, data_dir)
+        done = _load_batch(con, stream, columns, files, run_id, data_dir, rule, settings)
         total.batch_id = done.batch_id
         total.files += done.files
         total.rows_in += done.rows_in
@@ -637,17 +742,31 @@ def _load_batch(
     files: list[PendingFile],
     run_id: str,
     data_dir: str,
+    rule: EventTime | None = None,
+    settings: Settings | None = None,
 ) -> LoadResult:
     batch_id = f"{run_id}-{stream}-{uuid4().hex[:8]}"
-    prepared, written = prepare_batch(con, columns, files, batch_id, datetime.now(UTC), data_dir)
+    prepared, written = prepare_batch(con, columns, files, batch_id, datetime.now(UTC), data_dir,
+                                      rule)
     added: set[str] = set()  # data files the commit took
+    fresh: list[duckdb.DuckDBPyConnection] = []  # connections opened for retries
+    tries = 0
     try:
 
         def attempt() -> LoadResult:
+            nonlocal tries
+            tries += 1
             added.clear()
             result = LoadResult(stream, batch_id=batch_id)
-            with transaction(con):
-                still = {f.landing_uri for f in pending_files(con, stream)}
+            cur = con
+            if tries > 1 and settings is not None:
+                # DuckLake 1.5.5 can crash (SIGSEGV in DuckLakeCatalog::LoadNameMaps) when a
+                # connection whose commit failed adds data files again: retry on a new one
+                cur = connect(settings=settings)
+                fresh.append(cur)
+                _copy_rejects(con, cur, prepared)
+            with transaction(cur):
+                still = {f.landing_uri for f in pending_files(cur, stream)}
                 # a data file goes in whole or not at all: when another load committed one of
                 # its files first, the others wait for the next load (they stay pending)
                 data = [d for d in written if d.members <= still]
@@ -655,15 +774,15 @@ def _load_batch(
                 todo = [p for p in prepared if p.landed.landing_uri in ready]
                 if not todo:
                     return result
-                con.execute(
+                cur.execute(
                     "call lake.set_commit_message('clicklake', ?, extra_info => ?)",
                     [f"load {stream}", json.dumps({"batch_id": batch_id, "run_id": run_id})],
                 )
                 for d in data:
-                    con.execute("call ducklake_add_data_files('lake', ?, ?, schema => 'raw')",
+                    cur.execute("call ducklake_add_data_files('lake', ?, ?, schema => 'raw')",
                                 [stream, d.path])
                 for p in todo:
-                    rows_in, loaded, rejected, reasons = load_file(con, stream, p, batch_id,
+                    rows_in, loaded, rejected, reasons = load_file(cur, stream, p, batch_id,
                                                                    run_id)
                     result.files += 1
                     result.rows_in += rows_in
@@ -679,6 +798,8 @@ def _load_batch(
         added.clear()  # nothing of a failed load is in the lake
         raise
     finally:
+        for extra in fresh:
+            extra.close()
         for p in prepared:
             if p.rejects:
                 con.execute(f"drop table if exists {p.rejects}")

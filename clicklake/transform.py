@@ -23,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
@@ -285,9 +285,26 @@ def affected_days(
         return []
     sql = sources.union_sql("affected_days.sql", ["day"])
     params = {"batches": batches, "tz": settings.timezone}
-    return [r[0] for r in con.execute(
+    return plausible_days([r[0] for r in con.execute(
         f"select distinct day from ({sql}) where day is not null order by day", params
-    ).fetchall()]
+    ).fetchall()], settings)
+
+
+def plausible_days(days: list, settings: Settings) -> list[date]:
+    """The days that can hold events: from CLICKLAKE_EARLIEST_EVENT_DATE to tomorrow plus
+    CLICKLAKE_FUTURE_EVENT_HOURS. Load rejects events outside them; one that reached raw
+    before it did (a year 10000 DuckDB gives as text) is logged and left out, never built into
+    a day of the marts nor able to fail every later run."""
+    try:
+        low = date.fromisoformat(settings.earliest_event_date)
+    except ValueError:
+        low = date(2000, 1, 1)
+    high = date.today() + timedelta(days=1 + settings.future_event_hours // 24 + 1)
+    kept = [d for d in days if isinstance(d, date) and low <= d <= high]
+    if len(kept) != len(days):
+        log.warning("raw holds events on implausible days, not built: %s",
+                    ", ".join(str(d) for d in days if d not in kept))
+    return kept
 
 
 def all_days(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[date]:

@@ -3,6 +3,10 @@
 -- (stage reads only the parts it maps, and a field Google adds later is kept, not dropped).
 -- NOT NULL columns are the contract's required fields: a line that lacks one, or whose value
 -- does not cast to the column's type, goes to ops.rejected_rows with the reason instead.
+-- The event time (`event_time <column>: <its timestamptz, {} standing for the typed value>`)
+-- is checked at load: an implausible one rejects the line (CLICKLAKE_EARLIEST_EVENT_DATE,
+-- CLICKLAKE_FUTURE_EVENT_HOURS).
+-- event_time visitStartTime: try(to_timestamp({}))
 create table if not exists lake.raw.ga_sessions (
     -- ids: BigQuery writes INT64 as JSON strings, other exporters as numbers; varchar keeps the
     -- digits either way (fullVisitorId is longer than a bigint)

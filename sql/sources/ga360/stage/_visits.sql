@@ -3,9 +3,10 @@
 -- parsed: events.sql, orders.sql, order_items.sql and sessions.sql read it, so the export's
 -- JSON is parsed once per stage build, not once per model.
 -- The visit key is fullVisitorId + visitId (visitId is unique only per visitor). A line loaded
--- twice keeps its first-loaded copy. is_session: totals.visits is 1 (a row whose totals.visits
--- is not 1 holds only non-interactive hits and is no session for Google). Traffic source,
--- device and geo are the visit's (GA records them once per visit), cleaned here once per visit.
+-- twice keeps the copy that arrived first. is_session: totals.visits is 1 (a row whose
+-- totals.visits is not 1 holds only non-interactive hits and is no session for Google). Traffic
+-- source, device and geo are the visit's (GA records them once per visit), cleaned here once
+-- per visit.
 
 with
 
@@ -14,33 +15,45 @@ with
 -- midnight): filtering on visitStartTime first lets DuckLake skip every data file outside the
 -- window.
 keys as not materialized (
-    select fullVisitorId, visitId, visitStartTime, date, _source_file, _line_no, _loaded_at
+    select fullVisitorId, visitId, visitStartTime, date, _source_file, _line_no, _loaded_at,
+        _batch_id
     from raw.ga_sessions
     where visitStartTime >= epoch(($first_day::date - 1)::timestamp)::bigint
       and visitStartTime < epoch(($last_day::date + 2)::timestamp)::bigint
 ),
 
 -- A visit key with several rows holds copies of a line loaded twice (same visitStartTime and
--- date: the first-loaded copy is kept) or the parts of a visit GA split at the property's
+-- date: the copy that arrived first is kept) or the parts of a visit GA split at the property's
 -- midnight (same visitId, another visitStartTime or date: each is a session of its own, the
 -- later parts keyed '.2', '.3'). Such keys are few: a count over the keys alone finds them,
 -- only their rows are ordered, and the visits' (large) nested columns are read once, below.
+-- when each loaded file arrived (ops.landed_files.landed_at, by its source and load batch): of
+-- a duplicated line, the copy that arrived first is kept, whatever its file is named
+arrivals as (
+    select l.source_uri as _source_file, l.batch_id as _batch_id, min(f.landed_at) as arrived_at
+    from ops.load_ledger as l
+    inner join ops.landed_files as f using (landing_uri)
+    group by all
+),
+
 repeated_keys as (
     select fullVisitorId, visitId from keys group by all having count(*) > 1
 ),
 
 repeated_rows as (
     select
-        _source_file,
-        _line_no,
+        k._source_file,
+        k._line_no,
         row_number() over (
-            partition by fullVisitorId, visitId, visitStartTime, date
-            order by _loaded_at, _source_file, _line_no
+            partition by k.fullVisitorId, k.visitId, k.visitStartTime, k.date
+            order by a.arrived_at, k._loaded_at, k._source_file, k._line_no
         ) as copy,
-        dense_rank() over (partition by fullVisitorId, visitId order by visitStartTime, date)
-            as part
-    from keys
+        dense_rank() over (
+            partition by k.fullVisitorId, k.visitId order by k.visitStartTime, k.date
+        ) as part
+    from keys as k
     semi join repeated_keys using (fullVisitorId, visitId)
+    left join arrivals as a using (_source_file, _batch_id)
 ),
 
 visits as (

@@ -5,6 +5,10 @@
 -- lacks one, or whose value does not cast (event_timestamp arrives as a string or a number),
 -- goes to ops.rejected_rows with the reason instead. user_pseudo_id may be null: consent-mode
 -- pings have none.
+-- The event time (`event_time <column>: <its timestamptz, {} standing for the typed value>`)
+-- is checked at load: an implausible one rejects the line (CLICKLAKE_EARLIEST_EVENT_DATE,
+-- CLICKLAKE_FUTURE_EVENT_HOURS).
+-- event_time event_timestamp: try(make_timestamptz({}))
 create table if not exists lake.raw.ga4_events (
     -- timestamps
     event_date varchar,

@@ -22,8 +22,8 @@
 -- The window is what the models need: the events of the days, the same visitors' events around
 -- them (a visit may have begun the day before, and a visit of the last day ends within a day of
 -- that day's end) and every purchase (a transaction repeated a day later is the same order).
--- Each on-day event and each purchase is there once (a line loaded twice keeps its
--- first-loaded copy); the visitors' other events may repeat, which their visit figures ignore.
+-- Each on-day event and each purchase is there once (a line loaded twice keeps the copy that
+-- arrived first); the visitors' other events may repeat, which their visit figures ignore.
 -- A visit is assumed to last less than a day.
 
 with
@@ -163,27 +163,38 @@ keyed as materialized (
         case when event_name = 'purchase' then items end as items,
         _source_file,
         _loaded_at,
-        _line_no
+        _line_no,
+        _batch_id
     from params
 ),
 
--- Deduplication: a line loaded twice keeps its first-loaded copy. Keys with more than one copy
--- are few: they are found by a cheap count and only their rows are ordered. Rows without an id
--- (the visitors' events off the days) pass as they are.
+-- when each loaded file arrived (ops.landed_files.landed_at, by its source and load batch): of
+-- a duplicated line, the copy that arrived first is kept, whatever its file is named
+arrivals as (
+    select l.source_uri as _source_file, l.batch_id as _batch_id, min(f.landed_at) as arrived_at
+    from ops.load_ledger as l
+    inner join ops.landed_files as f using (landing_uri)
+    group by all
+),
+
+-- Deduplication: a line loaded twice keeps the copy that arrived first. Keys with more than one
+-- copy are few: they are found by a cheap count and only their rows are ordered. Rows without an
+-- id (the visitors' events off the days) pass as they are.
 dupes as (
     select event_id from keyed where event_id is not null group by event_id having count(*) > 1
 ),
 
 final as (
-    select *
+    select * exclude (_batch_id)
     from keyed
     anti join dupes using (event_id)
     union all
-    select *
-    from keyed
+    select k.* exclude (_batch_id)
+    from keyed as k
     semi join dupes using (event_id)
+    left join arrivals as a using (_source_file, _batch_id)
     qualify row_number() over (
-        partition by event_id order by _loaded_at, _source_file, _line_no
+        partition by event_id order by a.arrived_at, k._loaded_at, k._source_file, k._line_no
     ) = 1
 )
 

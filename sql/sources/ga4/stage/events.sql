@@ -1,7 +1,7 @@
 -- stage.events (ga4): one row per GA4 event, deduplicated, onto the conformed contract.
 -- depends_on: stage.page_rules, temp.ga4_events
 -- The events, their ids, visits and parameters are temp.ga4_events' (_events.sql): a line
--- loaded twice is one event (its first-loaded copy); an event without user_pseudo_id or
+-- loaded twice is one event (the copy that arrived first); an event without user_pseudo_id or
 -- ga_session_id (a consent-mode ping) is an event in no visit. Source, medium and campaign are
 -- the visit's (its first event that carries them), never traffic_source, which is the user's
 -- first touch. A visit is assumed to last less than a day.

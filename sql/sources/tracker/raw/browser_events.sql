@@ -1,6 +1,10 @@
 -- raw.browser_events: one row per accepted line of the tracker's browser stream.
 -- NOT NULL columns are the contract's required fields: a line that lacks one, or whose value
 -- does not cast to the column's type, goes to ops.rejected_rows with the reason instead.
+-- The event time (`event_time <column>: <its timestamptz, {} standing for the typed value>`)
+-- is checked at load: an implausible one rejects the line (CLICKLAKE_EARLIEST_EVENT_DATE,
+-- CLICKLAKE_FUTURE_EVENT_HOURS).
+-- event_time event_timestamp: {}
 create table if not exists lake.raw.browser_events (
     -- ids
     event_id varchar not null,

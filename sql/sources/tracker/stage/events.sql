@@ -1,9 +1,10 @@
 -- stage.events (tracker): one row per event: the four tracker streams deduplicated and joined.
 -- depends_on: stage.page_rules
--- A duplicated line keeps its first-loaded copy. A tracker files an event under its own hour or
--- a later one (late files), never two days earlier: location, device and geo rows are read from
--- source folders from two days before the first day on, so old files are skipped. Device and
--- geo are recorded once per visit and joined on click_id; the page path is classified by
+-- A duplicated line keeps the copy that arrived first (ops.landed_files.landed_at), never the
+-- one whose file name sorts first. A tracker files an event under its own hour or a later one
+-- (late files), never two days earlier: location, device and geo rows are read from source
+-- folders from two days before the first day on, so old files are skipped. Device and geo are
+-- recorded once per visit and joined on click_id; the page path is classified by
 -- stage.page_rules.
 
 with
@@ -26,6 +27,7 @@ browser_utc as not materialized (
         _source_file,
         _line_no,
         _loaded_at,
+        _batch_id,
         floor(epoch_ms(event_timestamp) / 60000)::bigint as minute
     from raw.browser_events
     where event_timestamp >= ($first_day::date - 1)::timestamptz
@@ -52,7 +54,16 @@ browser_window as not materialized (
     inner join minute_offsets as o using (minute)
 ),
 
--- Deduplication: a line loaded twice keeps its first-loaded copy. Ordering every key's copies
+-- when each loaded file arrived (ops.landed_files.landed_at, by its source and load batch): of
+-- a duplicated line, the copy that arrived first is kept, whatever its file is named
+arrivals as (
+    select l.source_uri as _source_file, l.batch_id as _batch_id, min(f.landed_at) as arrived_at
+    from ops.load_ledger as l
+    inner join ops.landed_files as f using (landing_uri)
+    group by all
+),
+
+-- Deduplication: a line loaded twice keeps the copy that arrived first. Ordering every key's copies
 -- (a window over all rows) is the cost of this model, yet keys with more than one copy are
 -- few: they are found by a cheap count and only their rows are ordered, the rest pass as
 -- they are. A duplicated browser line has the same timestamp, so its copies share a window.
@@ -66,11 +77,12 @@ browser as (
     anti join browser_dupes using (event_id)
     where event_date in (select day from days)
     union all
-    select *
-    from browser_window
+    select b.*
+    from browser_window as b
     semi join browser_dupes using (event_id)
+    left join arrivals as a using (_source_file, _batch_id)
     qualify row_number() over (
-        partition by event_id order by _loaded_at, _source_file, _line_no
+        partition by event_id order by a.arrived_at, b._loaded_at, b._source_file, b._line_no
     ) = 1
 ),
 
@@ -78,7 +90,7 @@ location_all as not materialized (
     select
         event_id, page_url, page_url_path, referer_url, referer_medium,
         utm_source, utm_medium, utm_campaign, utm_content,
-        _loaded_at, _source_file, _line_no
+        _loaded_at, _source_file, _line_no, _batch_id
     from raw.location_events
     where _source_date >= $first_day::date - 2
 ),
@@ -88,22 +100,23 @@ location_dupes as (
 ),
 
 location as (
-    select * exclude (_loaded_at, _source_file, _line_no)
+    select * exclude (_loaded_at, _source_file, _line_no, _batch_id)
     from location_all
     anti join location_dupes using (event_id)
     union all
-    select * exclude (_loaded_at, _source_file, _line_no)
-    from location_all
+    select r.* exclude (_loaded_at, _source_file, _line_no, _batch_id)
+    from location_all as r
     semi join location_dupes using (event_id)
+    left join arrivals as a using (_source_file, _batch_id)
     qualify row_number() over (
-        partition by event_id order by _loaded_at, _source_file, _line_no
+        partition by event_id order by a.arrived_at, r._loaded_at, r._source_file, r._line_no
     ) = 1
 ),
 
 device_all as not materialized (
     select
         click_id, user_domain_id, user_custom_id, device_type, device_is_mobile, os_name,
-        _loaded_at, _source_file, _line_no
+        _loaded_at, _source_file, _line_no, _batch_id
     from raw.device_events
     where _source_date >= $first_day::date - 2
 ),
@@ -113,20 +126,21 @@ device_dupes as (
 ),
 
 device as (
-    select * exclude (_loaded_at, _source_file, _line_no)
+    select * exclude (_loaded_at, _source_file, _line_no, _batch_id)
     from device_all
     anti join device_dupes using (click_id)
     union all
-    select * exclude (_loaded_at, _source_file, _line_no)
-    from device_all
+    select r.* exclude (_loaded_at, _source_file, _line_no, _batch_id)
+    from device_all as r
     semi join device_dupes using (click_id)
+    left join arrivals as a using (_source_file, _batch_id)
     qualify row_number() over (
-        partition by click_id order by _loaded_at, _source_file, _line_no
+        partition by click_id order by a.arrived_at, r._loaded_at, r._source_file, r._line_no
     ) = 1
 ),
 
 geo_all as not materialized (
-    select click_id, geo_country, geo_region_name, _loaded_at, _source_file, _line_no
+    select click_id, geo_country, geo_region_name, _loaded_at, _source_file, _line_no, _batch_id
     from raw.geo_events
     where _source_date >= $first_day::date - 2
 ),
@@ -136,15 +150,16 @@ geo_dupes as (
 ),
 
 geo as (
-    select * exclude (_loaded_at, _source_file, _line_no)
+    select * exclude (_loaded_at, _source_file, _line_no, _batch_id)
     from geo_all
     anti join geo_dupes using (click_id)
     union all
-    select * exclude (_loaded_at, _source_file, _line_no)
-    from geo_all
+    select r.* exclude (_loaded_at, _source_file, _line_no, _batch_id)
+    from geo_all as r
     semi join geo_dupes using (click_id)
+    left join arrivals as a using (_source_file, _batch_id)
     qualify row_number() over (
-        partition by click_id order by _loaded_at, _source_file, _line_no
+        partition by click_id order by a.arrived_at, r._loaded_at, r._source_file, r._line_no
     ) = 1
 ),
 
