@@ -110,12 +110,27 @@ def _catalog_exists(settings: Settings) -> bool:
         if not path.is_file():
             return False
         if kind == "sqlite":
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-                found = db.execute(
-                    "select 1 from sqlite_master where name = 'ducklake_metadata'"
-                ).fetchone()
-            return found is not None
+            return _sqlite_has_lake(path)
     return True
+
+
+def _sqlite_has_lake(path: Path, attempts: int = 20) -> bool:
+    """Whether a SQLite file holds a DuckLake catalog. While a writer commits, a read-only
+    look can fail with "database disk image is malformed" (or "locked"): look again."""
+    for attempt in range(1, attempts + 1):
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return db.execute(
+                "select 1 from sqlite_master where name = 'ducklake_metadata'"
+            ).fetchone() is not None
+        except sqlite3.DatabaseError as exc:
+            passing = any(s in str(exc) for s in ("malformed", "locked"))
+            if not passing or attempt == attempts:
+                raise
+            time.sleep(0.05)
+        finally:
+            db.close()
+    raise AssertionError("unreachable")
 
 
 def connect(read_only: bool = False, settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
@@ -132,13 +147,18 @@ def connect(read_only: bool = False, settings: Settings | None = None) -> duckdb
         raise LakeError(str(exc)) from exc
     if read_only and not _catalog_exists(settings):
         raise LakeError("no lake yet: run `make demo` or `clicklake run` first")
-    if not read_only:
-        if catalog.startswith(("sqlite:", "duckdb:")):
-            Path(catalog.partition(":")[2]).parent.mkdir(parents=True, exist_ok=True)
-        if catalog.startswith("sqlite:"):
-            _sqlite_wal(Path(catalog.partition(":")[2]))
-        ensure_folder(settings.data_path)
     con = new_connection(settings)
+    if not read_only:
+        try:
+            if catalog.startswith(("sqlite:", "duckdb:")):
+                # first the lock: creating the catalog is a write like any other
+                _hold_writer_lock(con, Path(catalog.partition(":")[2]))
+            if catalog.startswith("sqlite:"):
+                _sqlite_wal(Path(catalog.partition(":")[2]))
+            ensure_folder(settings.data_path)
+        except BaseException:
+            con.close()
+            raise
     data_path = settings.data_path.rstrip("/") + "/"
     options = [f"DATA_PATH {literal(data_path)}"]
     if read_only:
@@ -162,9 +182,89 @@ def connect(read_only: bool = False, settings: Settings | None = None) -> duckdb
             f"cannot open the lake catalog ({redact(catalog)}): {redact(first_line(exc))}"
         ) from exc
     con.execute("USE lake")
-    if not read_only:
+    if read_only:
+        _lock_down(con, data_path)
+    else:
         retry_transaction(lambda: _init_lake(con))
     return con
+
+
+def _lock_down(con: duckdb.DuckDBPyConnection, data_path: str) -> None:
+    """Leave a reader able to read the attached lake and nothing else, for good.
+
+    With external access off DuckDB refuses every file a query names (COPY ... TO, ATTACH,
+    read_csv, glob, INSTALL/LOAD) but those under the lake's data path, which DuckLake reads
+    (local or on S3); the locked configuration means no query can turn that back on (SET,
+    RESET). Only `python_enable_replacements` stays settable: the dashboard switches it off
+    per cursor, and replacement scans are external access, refused either way.
+    """
+    con.execute(f"SET allowed_directories = [{literal(data_path)}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET allowed_configs = ['python_enable_replacements']")
+    con.execute("SET lock_configuration = true")
+
+
+# the SQLite extension (which reads the embedded catalog) opens SQLite files by itself, past
+# `enable_external_access`: SQL that a user types is refused when it names one of its functions
+_SQLITE_FUNCTION = re.compile(r'"function_name":"sqlite_')
+
+
+def check_read_only_sql(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Refuse SQL a user types into a reader (`clicklake query`) unless every statement is a
+    SELECT (FROM, SHOW, DESCRIBE, SUMMARIZE and PRAGMA reads are SELECTs to DuckDB's parser)
+    that calls no SQLite function. The reader's lockdown refuses the rest too, except what the
+    SQLite extension does on its own: ATTACH 'ducklake:sqlite:...' or sqlite_scan of any file.
+    """
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise LakeError(f"cannot parse the query: {first_line(exc)}") from exc
+    for statement in statements:
+        if statement.type != duckdb.StatementType.SELECT:
+            raise LakeError(f"the lake is read here: only SELECT queries, not "
+                            f"{statement.type.name}")
+        tree = con.execute("select json_serialize_sql($q)", {"q": statement.query}).fetchone()[0]
+        if _SQLITE_FUNCTION.search(tree.replace(" ", "")):
+            raise LakeError("the lake is read here: SQLite functions are not allowed")
+
+
+WRITER_LOCK_POLL_S = 0.25
+
+
+def _hold_writer_lock(con: duckdb.DuckDBPyConnection, catalog: Path) -> None:
+    """Make `con` the only writer of an embedded lake until it closes; wait for our turn.
+
+    A SQLite catalog cannot take concurrent DuckLake writers: under two processes commits fail
+    with "disk I/O error" or "database is locked", and inlined rows can be read misaligned. So
+    a writer connection attaches a small DuckDB file beside the catalog read-write: DuckDB holds
+    an OS lock on it while it is attached and the OS releases it when the connection closes or
+    the process dies. Another process polls (logging that it waits) until the lock is free.
+    Connections of one process share the lock (DuckDB refuses a second attach in the process:
+    it is ours already); their transactions are serialised by `transaction`.
+    """
+    path = catalog.parent / ".locks" / f"{catalog.name}.writer.duckdb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    attach = f"ATTACH {literal(str(path))} AS clicklake_writer_lock"
+    t0, waiting = time.monotonic(), False
+    while True:
+        try:
+            con.execute(attach)
+            break
+        except duckdb.BinderException as exc:
+            if "already attached" in str(exc):  # this process is the writer already
+                return
+            raise
+        except duckdb.IOException as exc:
+            if "Could not set lock" not in str(exc):
+                raise
+            if not waiting:
+                log.warning("waiting for another writer of the embedded lake %s to finish "
+                            "(the embedded lake takes one writer at a time)", catalog)
+                waiting = True
+            time.sleep(WRITER_LOCK_POLL_S)
+    if waiting:
+        log.warning("waited %.1fs for the other writer of the embedded lake %s",
+                    time.monotonic() - t0, catalog)
 
 
 def _sqlite_wal(path: Path) -> None:
@@ -174,8 +274,10 @@ def _sqlite_wal(path: Path) -> None:
 
 
 def redact(text: str) -> str:
-    """Hide passwords (libpq `password=...`, URL `user:pw@`) from a message a user will see."""
-    text = re.sub(r"password=\S+", "password=***", text)
+    """Hide passwords (libpq `password=...`, quoted or not, URL `user:pw@`) from a message a
+    user will see."""
+    text = re.sub(r"""password\s*=\s*(?:'(?:[^'\\]|\\.)*'?|(?:[^\s'\\]|\\.)+)""",
+                  "password=***", text)
     return re.sub(r"(://[^:/@\s]+):[^@\s]+@", r"\1:***@", text)
 
 
@@ -256,6 +358,7 @@ def stream_lock(settings: Settings, name: str) -> Iterator[None]:
     when the session ends, even after a crash); a file catalog an OS lock on a file beside it.
     """
     kind, _, target = settings.ducklake_catalog().partition(":")
+    t0 = time.monotonic()
     if kind == "postgres":
         import psycopg2
 
@@ -264,6 +367,7 @@ def stream_lock(settings: Settings, name: str) -> Iterator[None]:
         try:
             with pg.cursor() as cur:
                 cur.execute("select pg_advisory_lock(%s)", [key])
+            _log_wait(name, t0)
             yield
         finally:
             pg.close()
@@ -272,7 +376,16 @@ def stream_lock(settings: Settings, name: str) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes or the process dies
+        _log_wait(name, t0)
         yield
+
+
+def _log_wait(name: str, since: float) -> None:
+    """Log a lock wait as what it is, so it is never mistaken for the work done under it."""
+    waited = time.monotonic() - since
+    if waited > 1.0:
+        what = name.replace("-", " lock of ", 1) if "-" in name else f"{name} lock"
+        log.warning("waited %.1fs for the %s", waited, what)
 
 
 @contextmanager

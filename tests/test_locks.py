@@ -50,3 +50,30 @@ def test_concurrent_runs_of_the_same_hours_load_every_file_once(tmp_path):
     assert landed == distinct_landed == sources
     assert ledger == distinct_ledger == sources
     assert raw == distinct_raw > 0
+
+
+def test_a_lock_wait_is_logged_as_waiting_not_counted_as_work(tmp_path, caplog):
+    import threading
+    import time
+
+    from clicklake.lake import stream_lock
+
+    settings = load_settings({"CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "/x"})
+    held = threading.Event()
+
+    def hold():
+        with stream_lock(settings, "load-browser_events"):
+            held.set()
+            time.sleep(1.5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    with caplog.at_level("WARNING", logger="clicklake.lake"):
+        with stream_lock(settings, "load-browser_events"):
+            pass
+    holder.join()
+    waits = [r.getMessage() for r in caplog.records]
+    assert len(waits) == 1
+    assert waits[0].startswith("waited 1.") and waits[0].endswith(
+        "s for the load lock of browser_events")
