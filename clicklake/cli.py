@@ -1,8 +1,9 @@
 """The `clicklake` command line: generate, run, query, status, demo.
 
-Errors a user can cause (bad SQL, an unreachable catalog, a missing source, a bad date) print
-one line and exit with status 1; a failed check exits with status 2. Nothing prints a traceback
-unless `CLICKLAKE_DEBUG=1`.
+Errors a user can cause (bad SQL, an unreachable catalog, a missing source, a bad date, a
+read-only or full disk, a folder that cannot be written) print one line naming the path and
+what to do (`clicklake.errors`) and exit with status 1; a failed check exits with status 2.
+Nothing prints a traceback unless `CLICKLAKE_DEBUG=1`, and none shows a password.
 """
 
 from __future__ import annotations
@@ -13,18 +14,18 @@ import logging
 import os
 import sys
 import time
+import traceback
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from clicklake import pipeline, report
-from clicklake.config import ConfigError, Settings, load_settings
-from clicklake.lake import LakeError, connect, first_line, redact
+from clicklake import errors, pipeline, report
+from clicklake.config import Settings, load_settings
+from clicklake.lake import check_read_only_sql, connect
 
 # piped output keeps whole lines instead of wrapping at 80 columns
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -52,6 +53,8 @@ def _print_step(step: pipeline.Step) -> None:
     if step.step == pipeline.UNREAD:  # a source folder no format reads: say so, plainly
         console.print(f"  [yellow]warning[/yellow] {step.message}", highlight=False)
         return
+    if step.step == pipeline.SKIPPED:
+        return  # run_hours says it in its own words
     extra = f"  {step.message}" if step.message else ""
     console.print(
         f"  {step.step:<9} {step.target:<32} {step.rows:>10,} rows {step.seconds:>7.2f}s{extra}",
@@ -60,13 +63,25 @@ def _print_step(step: pipeline.Step) -> None:
 
 
 def run_hours(settings: Settings, start: datetime, end: datetime) -> list[pipeline.HourSummary]:
-    """Run [start, end) hour by hour with a progress bar and a line per step."""
-    todo = pipeline.hours(start, end)
-    if not todo:
+    """Run the hours of [start, end) that have something new, hour by hour, with a progress
+    bar and a line per step; the hours with nothing new are skipped and recorded once."""
+    if not pipeline.hours(start, end):
         raise ValueError(f"nothing to run: --end {end:%Y-%m-%dT%H} is not after --start")
     summaries = []
     con = connect(settings=settings)
     try:
+        plan = pipeline.plan_range(con, settings, start, end)
+        todo = plan.todo
+        pipeline.record_skipped(con, settings, plan, on_step=_print_step)
+        span = f"{start:%Y-%m-%dT%H}..{end:%Y-%m-%dT%H}"
+        if not todo:
+            console.print(
+                f"[bold]nothing to do[/bold]: no new source files for {span} and nothing "
+                f"pending; {plan.skipped:,} hours skipped", highlight=False)
+        elif plan.skipped:
+            console.print(
+                f"{plan.skipped:,} of {plan.skipped + len(todo):,} hours have nothing new: "
+                f"skipped; running the {len(todo):,} with new files", highlight=False)
         with Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), console=console, transient=True,
@@ -162,6 +177,7 @@ def _jsonable(value):
 def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
     con = connect(read_only=True, settings=settings)
     try:
+        check_read_only_sql(con, args.sql)
         cur = con.execute(args.sql)
         if cur.description is None:
             return 0
@@ -321,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     args = build_parser().parse_args(argv)
+    settings: Settings | None = None
     try:
         settings = load_settings()
         return args.fn(args, settings)
@@ -328,16 +345,18 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]clicklake: {escape(str(exc))}[/red]", highlight=False,
                       soft_wrap=True)
         return 2
-    except (LakeError, ConfigError, ValueError, FileNotFoundError, duckdb.Error) as exc:
-        if os.environ.get("CLICKLAKE_DEBUG"):
-            raise
-        # one line, however long: rich would otherwise wrap it at the console's width
-        message = escape(redact(first_line(exc)))  # a message may hold [brackets]
-        console.print(f"[red]clicklake: {message}[/red]", highlight=False, soft_wrap=True)
-        return 1
     except KeyboardInterrupt:
         console.print("[red]clicklake: interrupted[/red]")
         return 130
+    except Exception as exc:
+        if os.environ.get("CLICKLAKE_DEBUG"):  # the whole chain, every password hidden
+            text = "".join(traceback.format_exception(exc))
+            sys.stderr.write(errors.scrub(text, settings))
+            return 1
+        # one line, however long: rich would otherwise wrap it at the console's width
+        message = escape(errors.scrub(errors.one_line(exc, settings), settings))
+        console.print(f"[red]clicklake: {message}[/red]", highlight=False, soft_wrap=True)
+        return 1
 
 
 if __name__ == "__main__":

@@ -240,6 +240,12 @@ def rejected_by_reason(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return run(con, "rejected_by_reason")
 
 
+def quarantined_files(con: duckdb.DuckDBPyConnection, limit: int = 50) -> pd.DataFrame:
+    """Source files rejected whole (unreadable, corrupt, not Parquet), newest first: stream,
+    object key, version, reason, rows rejected and when."""
+    return run(con, "quarantined_files", limit=limit)
+
+
 def check_results(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Each check's latest result, and in how many recorded runs it failed."""
     return run(con, "check_results")

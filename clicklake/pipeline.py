@@ -19,9 +19,16 @@ import duckdb
 
 from clicklake import checks, sources, transform
 from clicklake.config import Settings
-from clicklake.extract import ExtractResult, extract_stream, unknown_streams
+from clicklake.extract import (
+    ExtractResult,
+    extract_stream,
+    in_window,
+    partition_of,
+    unknown_streams,
+)
 from clicklake.lake import retry_transaction, stream_lock, transaction
 from clicklake.load import LoadResult, load_stream
+from clicklake.storage import ObjectInfo, join, list_folder, list_objects
 
 log = logging.getLogger("clicklake")
 
@@ -64,6 +71,109 @@ def hours(start: datetime, end: datetime) -> list[datetime]:
 
 def new_run_id(hour: datetime) -> str:
     return f"{hour:%Y%m%dT%H}-{uuid4().hex[:6]}"
+
+
+# the `ops.runs` step that records the hours of a range run that had nothing to do
+SKIPPED = "skipped"
+
+
+@dataclass
+class RangePlan:
+    """Which hours of a range run have work: the rest are skipped, recorded once."""
+
+    start: datetime
+    end: datetime
+    todo: list[datetime]
+    skipped: int
+    new_objects: int
+    pending: bool  # landed files not loaded yet, or loads not yet built into stage and marts
+
+
+def plan_range(
+    con: duckdb.DuckDBPyConnection, settings: Settings, start: datetime, end: datetime
+) -> RangePlan:
+    """The hours of [start, end) that have something new, from one listing per stream.
+
+    A source object version not yet in `ops.landed_files` is first seen by the extract of hour
+    max(start, its folder's hour) (each hour's extract looks back over the lookback window and
+    its format's late window), so only those hours run; the first hour also runs when earlier
+    work is pending (a landed file not loaded, a load not built into stage and marts). Objects
+    extract would refuse or ignore count as new: the hour runs and reports them as it always has.
+    """
+    every = hours(start, end)
+    if not every:
+        return RangePlan(start, end, [], 0, 0, False)
+    start = every[0]
+    landed = {tuple(r) for r in con.execute(
+        "select stream, source_uri, source_etag, source_size from ops.landed_files"
+    ).fetchall()}
+    first_seen: set[datetime] = set()
+    new_objects = 0
+    for stream in settings.streams:
+        for obj in listed_objects(settings, stream, start, end):
+            if (stream, obj.uri, obj.etag, obj.size) in landed:
+                continue
+            day, hour = partition_of(obj.uri)
+            folder_start = datetime(day.year, day.month, day.day, hour or 0, tzinfo=UTC)
+            first_seen.add(max(start, folder_start))
+            new_objects += 1
+    pending = bool(transform.pending_batches(con)) or con.execute(
+        "select count(*) from ops.landed_files f "
+        "anti join ops.load_ledger l on l.landing_uri = f.landing_uri"
+    ).fetchone()[0] > 0
+    if pending:
+        first_seen.add(start)
+    todo = [h for h in every if h in first_seen]
+    return RangePlan(start, end, todo, len(every) - len(todo), new_objects, pending)
+
+
+def listed_objects(
+    settings: Settings, stream: str, start: datetime, end: datetime
+) -> list[ObjectInfo]:
+    """`extract.source_objects` for a whole range at once: the stream's objects whose folder
+    lies in [start - lookback, end), its lookback widened to its format's late window. The
+    stream's `date=` folders are listed once and only the days present are read, so a range
+    of empty years costs one listing, not one per day."""
+    late = next((u.late_hours for u in sources.formats() if stream in u.streams), 0)
+    lo = start - timedelta(hours=max(settings.lookback_hours, late))
+    first, last = lo.date(), (end - timedelta(microseconds=1)).date()
+    folder = join(settings.source_uri, stream)
+    days, _ = list_folder(settings, folder)
+    found: list[ObjectInfo] = []
+    for name in days:
+        if not name.startswith("date="):
+            continue
+        try:
+            day = date.fromisoformat(name.removeprefix("date="))
+        except ValueError:
+            continue
+        if first <= day <= last:
+            found += [o for o in list_objects(settings, join(folder, name))
+                      if in_window(o.uri, lo, end)]
+    return found
+
+
+def record_skipped(
+    con: duckdb.DuckDBPyConnection, settings: Settings, plan: RangePlan,
+    on_step: Callable[[Step], None] | None = None,
+) -> list[Step]:
+    """Record the hours of `plan` that were skipped as one run in `ops.runs` (with the source
+    folders no format reads, found over the whole range, each reported once)."""
+    if not plan.skipped:
+        return []
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    unread = unread_streams(settings, plan.start, plan.end)
+    n = plan.skipped
+    span = f"{plan.start:%Y-%m-%dT%H}..{plan.end:%Y-%m-%dT%H}"
+    message = (f"{n:,} hour{'s' if n != 1 else ''} with nothing new to extract, load or build: "
+               "skipped")
+    steps = [Step(SKIPPED, span, n, time.perf_counter() - t0, message=message), *unread]
+    for step in steps:
+        if on_step:
+            on_step(step)
+    record_steps(con, new_run_id(plan.start), started, steps)
+    return steps
 
 
 def _parallel(con: duckdb.DuckDBPyConnection, settings: Settings, items, fn):
@@ -115,7 +225,7 @@ def load(
 
     def one(cur, stream):
         with stream_lock(settings, f"load-{stream}"):
-            return stream, _timed(lambda: load_stream(cur, stream, run_id))
+            return stream, _timed(lambda: load_stream(cur, stream, run_id, settings))
 
     return dict(_parallel(con, settings, list(streams or settings.streams), one))
 
@@ -128,9 +238,11 @@ def build_stage(
     full: bool = False,
     on_built: Callable[[transform.ModelRun], None] | None = None,
 ) -> dict:
-    """Rebuild stage for the days the pending load batches touched (every day if `full`), in one
-    transaction, then run the stage checks; a failed error check raises ChecksFailed before any
-    mart is touched.
+    """Rebuild stage for the days the pending load batches touched (every day if `full`) and
+    run the stage checks, in one transaction: the checks judge exactly the raw rows the rebuild
+    read, even while another hour's load commits beside it. A failed error check rolls the new
+    stage back (readers keep the last good one), records the results and raises ChecksFailed
+    before any mart is touched.
 
     Returns a small dict (days as ISO dates, the batches, rows and seconds per model) that
     `build_marts` takes, fit for an Airflow XCom.
@@ -145,15 +257,26 @@ def build_stage(
              if m.schema in transform.STAGE]
     # one transaction for all of stage: readers never see half of a rebuild, and one commit
     # costs less than one per model
-    runs = []
+    runs: list[transform.ModelRun] = []
     if days or full:
+        gate = checks.discover(layer="stage") if days else []
+
+        def publish_if_clean() -> list[checks.CheckResult]:
+            found = checks.evaluate(con, settings, gate, days, run_end)
+            if checks.failed_errors(found):
+                raise _Unpublished(found)
+            return found
+
         try:
-            runs, _ = transform.build_together(con, stage, days, settings, gate=lambda: None,
-                                               on_built=on_built)
+            runs, results = transform.build_together(
+                con, stage, days, settings, gate=publish_if_clean, on_built=on_built)
+        except _Unpublished as unpublished:  # rolled back: record why, then fail the run
+            checks.record(con, unpublished.results, run_id)
+            checks.raise_on_errors(unpublished.results)
+            raise
         finally:
             transform.drop_private(con, stage)
-    if days:
-        checks.run_checks(con, settings, days, run_id, "stage", run_end)
+        checks.record(con, results, run_id)
     return {
         "days": [d.isoformat() for d in days],
         "batches": batches,
@@ -309,9 +432,15 @@ def extract_step(stream: str, res: ExtractResult, seconds: float) -> Step:
     msg = f"{len(res.landed)} files, {res.lines_invalid} invalid lines"
     if res.ignored:
         msg += f", {len(res.ignored)} unsupported files ignored"
-    if res.refused:  # keys that could reach outside the stream's folder: named, never read
-        key, why = res.refused[0]
-        msg += (f", {len(res.refused)} unsafe keys refused (never read), e.g. {key!r}: {why}")
+    from clicklake.extract import UNDATED
+
+    undated = [(key, why) for key, why in res.refused if why == UNDATED]
+    unsafe = [(key, why) for key, why in res.refused if why != UNDATED]
+    if unsafe:  # keys that could reach outside the stream's folder: named, never read
+        key, why = unsafe[0]
+        msg += (f", {len(unsafe)} unsafe keys refused (never read), e.g. {key!r}: {why}")
+    if undated:  # no date= folder gives them an hour: named, never read
+        msg += f", {len(undated)} files not read, {UNDATED}, e.g. {undated[0][0]!r}"
     return Step("extract", stream, res.lines_in, seconds, message=msg)
 
 

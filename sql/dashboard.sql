@@ -418,6 +418,24 @@ from ops.rejected_rows
 group by all
 order by rows desc, stream, reason
 
+-- query: quarantined_files
+-- source files rejected whole (unreadable, corrupt, not Parquet): none of their rows loaded;
+-- the same version is not read again, a corrected upload (a new version) is
+select
+    r.stream,
+    any_value(r.reason) as reason,
+    r.source_uri as object,
+    min(r.rejected_at) as quarantined_at,
+    count(*)::bigint as rows_rejected,
+    any_value(f.source_etag) as version,
+from ops.rejected_rows as r
+left join ops.load_ledger as l on l.batch_id = r.batch_id and l.source_uri = r.source_uri
+left join ops.landed_files as f on f.landing_uri = l.landing_uri
+where regexp_matches(r.reason, '^(unreadable file|not a Parquet file|unreadable Parquet file):')
+group by r.stream, r.source_uri, r.batch_id
+order by quarantined_at desc, object
+limit $limit
+
 -- query: check_results
 select
     check_name,

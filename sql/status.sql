@@ -54,8 +54,28 @@ group by run_id
 order by started_at desc
 limit 10
 
+-- section: quarantined files
+-- source files rejected whole (unreadable, corrupt, not Parquet): none of their rows loaded;
+-- the same version is not read again, a corrected upload (a new version) is; the object is
+-- named below its stream's folder (the full key: ops.rejected_rows.source_uri)
+select
+    r.stream,
+    regexp_replace(r.source_uri, '^.*?/' || r.stream || '/', '') as object,
+    any_value(f.source_etag) as version,
+    any_value(r.reason) as reason,
+    count(*) as rows_rejected,
+    min(r.rejected_at) as quarantined_at
+from ops.rejected_rows as r
+left join ops.load_ledger as l on l.batch_id = r.batch_id and l.source_uri = r.source_uri
+left join ops.landed_files as f on f.landing_uri = l.landing_uri
+where regexp_matches(r.reason, '^(unreadable file|not a Parquet file|unreadable Parquet file):')
+group by r.stream, r.source_uri, r.batch_id
+order by quarantined_at desc, object
+limit 50
+
 -- section: checks of the last run
+-- the latest checked run by time: run ids do not sort by time (`rebuild-…` after any hour)
 select check_name, severity, status, failing_rows, sample
 from ops.check_results
-where run_id = (select max(run_id) from ops.check_results)
+where run_id = (select arg_max(run_id, checked_at) from ops.check_results)
 order by status, severity, check_name

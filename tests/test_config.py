@@ -22,8 +22,24 @@ def test_a_postgres_url_becomes_a_libpq_catalog_string():
     })
     assert s.catalog_is_postgres
     assert s.ducklake_catalog() == (
-        "postgres:host=db.local port=6543 user=lake@user password=p w dbname=clicklake"
+        "postgres:host=db.local port=6543 user=lake@user password='p w' dbname=clicklake"
     )
+
+
+def test_a_password_with_quotes_and_backslashes_is_one_quoted_libpq_value():
+    s = load_settings({
+        "CLICKLAKE_CATALOG": "postgresql://u:a%27b%5Cc%3Dd%20e@h/db",
+        "CLICKLAKE_ENV_FILE": "/nonexistent",
+    })
+    assert s.ducklake_catalog() == "postgres:host=h user=u password='a\\'b\\\\c=d e' dbname=db"
+    assert "a'b" not in repr(s) and "%27" not in repr(s)
+
+
+def test_an_unknown_time_zone_is_refused_when_the_settings_load():
+    with pytest.raises(ConfigError, match="CLICKLAKE_TIMEZONE='Mars/Olympus' is not a time zone"):
+        load_settings({"CLICKLAKE_TIMEZONE": "Mars/Olympus", "CLICKLAKE_ENV_FILE": "/nonexistent"})
+    s = load_settings({"CLICKLAKE_TIMEZONE": "America/New_York", "CLICKLAKE_ENV_FILE": "/x"})
+    assert s.timezone == "America/New_York"
 
 
 def test_the_environment_wins_over_the_env_file(tmp_path):

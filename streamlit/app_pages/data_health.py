@@ -25,6 +25,16 @@ unread = ui.query(db.unread_streams)
 for message in unread["message"]:  # source folders no format reads, as the last run said
     st.warning(message)
 
+quarantined = ui.query(db.quarantined_files)
+if not quarantined.empty:  # whole files that could not be read: name each one
+    n = len(quarantined)
+    what = f"{n} source files were" if n != 1 else "1 source file was"
+    st.warning(f"{what} quarantined: rejected whole, none of its rows loaded (reasons below). "
+               "Fix the file and upload it again: a new version is read on the next run.")
+    st.subheader("Quarantined files")
+    ui.table(quarantined, object="object key", rows_rejected=ui.INT,
+             quarantined_at=st.column_config.DatetimeColumn("quarantined (UTC)"))
+
 st.subheader("Freshness per stream")
 ui.table(fresh, last_loaded_at=st.column_config.DatetimeColumn("last loaded (UTC)"),
          minutes_ago="minutes ago", files=ui.INT, rows_loaded=ui.INT, rows_rejected=ui.INT)
