@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo dashboard notebook airflow test check lint venv postgres chromium clean bench
+.PHONY: demo dashboard notebook airflow celery test check lint venv postgres redis chromium clean bench
 
 # one environment for every README command: pipeline, Airflow, dashboard, notebooks, tests
 $(STAMP): pyproject.toml
@@ -53,8 +53,19 @@ airflow: venv  ## Airflow on the embedded lake (after `make demo`), http://local
 	$(AIRFLOW_ENV) $(BIN)/airflow pools set clicklake_lake 1 "stage and mart rebuilds take turns" >/dev/null
 	@echo "Airflow UI: http://localhost:$(AIRFLOW_PORT)  user: admin  password: $$($(BIN)/python -c \
 	  "import json; print(json.load(open('$(AIRFLOW_HOME_DIR)/passwords.json'))['admin'])")"
-	@echo "Both DAGs start paused; to run the demo day, see README (Airflow): backfill create, unpause"
+	@echo "Both DAGs start paused; to run the demo day, see README (Airflow): unpause, backfill create"
 	$(AIRFLOW_ENV) $(BIN)/airflow standalone
+
+# Scale-out for real, once (not part of `make test`: about 8 minutes on two cores): Debian's
+# redis-server as the broker, a private PostgreSQL cluster (Airflow's metadata DB and the lake's
+# catalog), the local S3 server, the scheduler, API server, DAG processor and two Celery workers
+# (CeleryExecutor); backfills a day (CELERY_HOURS=24), SIGKILLs one worker while it runs a load,
+# and checks the lake against the generator's truth. Figures: test-artifacts/celery.json.
+celery: venv postgres redis  ## a day through two Celery workers, one killed mid-task
+	$(BIN)/python -m pytest tests/scale_out.py -q -s -p no:cacheprovider
+
+redis:
+	$(call debian_package,command -v redis-server,redis-server)
 
 # the tests start their own PostgreSQL cluster and S3 server on free 127.0.0.1 ports
 test: venv postgres chromium  ## the whole suite

@@ -9,8 +9,11 @@ load skips ledgered files, and stage and marts are rebuilt per day in whole tran
 
 from __future__ import annotations
 
+import faulthandler
 import hashlib
 import logging
+import signal
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -18,7 +21,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from clicklake import maintain, pipeline
+from clicklake import load, maintain, pipeline
 from clicklake.config import Settings, load_settings
 from clicklake.lake import connect
 
@@ -54,8 +57,28 @@ def interval(context: Mapping) -> tuple[datetime, datetime, str]:
     return start, end, run_id_for(start, str(context.get("run_id") or start.isoformat()))
 
 
+def task_process() -> None:
+    """Let a crash in native code (DuckDB, DuckLake) kill the task process, so Airflow sees it
+    die and retries it.
+
+    Airflow's DAG importer leaves a Python SIGSEGV handler installed in the task process; a
+    segfault then returns to the faulting instruction forever (90% system CPU, the stream's
+    lock held). This puts back the default action and lets `faulthandler` print the Python
+    stack to the task log first. A no-op outside the main thread."""
+    try:
+        for sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL):
+            signal.signal(sig, signal.SIG_DFL)
+    except ValueError:  # not the main thread: signal handlers cannot be changed here
+        return
+    try:  # dumps the stack to the task log, then the default action kills the process
+        faulthandler.enable(file=sys.__stderr__)
+    except (AttributeError, ValueError, RuntimeError, OSError):  # no usable stderr
+        pass
+
+
 @contextmanager
 def _lake(settings: Settings | None) -> Iterator[tuple[duckdb.DuckDBPyConnection, Settings]]:
+    task_process()
     settings = settings or load_settings()
     con = connect(settings=settings)
     try:
@@ -110,6 +133,39 @@ def extract(
             return out, [pipeline.extract_step(stream, res, secs)]
 
         return _step(con, run_id, "extract", stream, work)
+
+
+def extract_all(
+    start: datetime, end: datetime, run_id: str, settings: Settings | None = None
+) -> dict:
+    """Land every stream's new source objects for [start, end) (plus the lookback window),
+    streams in parallel, and say which streams have landed files waiting for a load.
+
+    `to_load` is what the DAG maps its loads over: empty for an hour with nothing new, so
+    that hour costs this one task (its loads and rebuilds are skipped). When no file waits
+    but earlier loads are not yet built into stage and marts (a failed rebuild), it names one
+    stream, so the run's load (a no-op) and rebuilds still happen."""
+    with _lake(settings) as (con, settings):
+
+        def work():
+            results = pipeline.extract(con, settings, start, end, run_id)
+            streams = {s: {"files": len(r.landed), "skipped": r.skipped, "lines_in": r.lines_in,
+                           "lines_invalid": r.lines_invalid, "ignored": len(r.ignored)}
+                       for s, (r, _) in results.items()}
+            to_load = [s for s in settings.streams if load.pending_files(con, s)]
+            if not to_load and pipeline.transform.pending_batches(con):
+                to_load = list(settings.streams[:1])
+            steps = [pipeline.extract_step(s, r, secs) for s, (r, secs) in results.items()]
+            if not to_load and not any(r.landed or r.lines_invalid or r.ignored or r.refused
+                                       for r, _ in results.values()):
+                # an hour with nothing new: one `ops.runs` row, not one per stream
+                steps = [pipeline.Step(pipeline.SKIPPED, f"{start:%Y-%m-%dT%H}", 1,
+                                       sum(secs for _, secs in results.values()),
+                                       message="1 hour with nothing new to extract, load or "
+                                               "build: skipped")]
+            return {"streams": streams, "to_load": to_load}, steps
+
+        return _step(con, run_id, "extract", "all", work)
 
 
 def load_raw(stream: str, run_id: str, settings: Settings | None = None) -> dict:

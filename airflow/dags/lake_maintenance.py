@@ -38,6 +38,7 @@ DEFAULT_ARGS = {
     "retry_delay": timedelta(seconds=SETTINGS.retry_delay_seconds),
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=15),
+    "execution_timeout": timedelta(minutes=SETTINGS.task_timeout_minutes),
     "pool": POOL,
 }
 
