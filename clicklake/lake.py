@@ -198,7 +198,15 @@ def _lock_down(con: duckdb.DuckDBPyConnection, data_path: str) -> None:
     RESET). Only `python_enable_replacements` stays settable: the dashboard switches it off
     per cursor, and replacement scans are external access, refused either way.
     """
-    con.execute(f"SET allowed_directories = [{literal(data_path)}]")
+    # the data path the catalog stored when the lake was made is the one DuckLake reads from
+    # (a relative one resolves against the working folder); the settings' may be spelled apart
+    stored = con.execute("select value from ducklake_options('lake') "
+                         "where option_name = 'data_path'").fetchone()
+    paths = {data_path}
+    if stored and stored[0]:
+        kept = stored[0] if "://" in stored[0] else str(Path(stored[0]).absolute())
+        paths.add(kept.rstrip("/") + "/")
+    con.execute(f"SET allowed_directories = [{', '.join(literal(p) for p in sorted(paths))}]")
     con.execute("SET enable_external_access = false")
     con.execute("SET allowed_configs = ['python_enable_replacements']")
     con.execute("SET lock_configuration = true")

@@ -30,7 +30,7 @@ def installed(tmp_path_factory) -> Path:
     # a clean copy of what the wheel is built from: setuptools' build/ folder in the checkout
     # could hold a file deleted since, and the wheel would ship it
     tree.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy(ROOT / name, tree / name)
     for name in ("clicklake", "sql"):
         shutil.copytree(ROOT / name, tree / name, ignore=shutil.ignore_patterns("__pycache__"))
