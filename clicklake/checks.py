@@ -27,7 +27,7 @@ import duckdb
 
 from clicklake import sources
 from clicklake.config import Settings
-from clicklake.lake import SQL_DIR, retry_transaction, transaction
+from clicklake.lake import SQL_DIR, commit_message, retry_transaction, transaction
 from clicklake.sqltext import bound, header
 
 log = logging.getLogger(__name__)
@@ -135,8 +135,14 @@ def record(con: duckdb.DuckDBPyConnection, results: list[CheckResult], run_id: s
     if not results:
         return
 
+    failed = [r.name for r in results if not r.passed]
+    message = (f"checks of {run_id}: {len(results) - len(failed)} of {len(results)} passed"
+               + (f", failed: {', '.join(failed)}" if failed else ""))
+
     def write() -> None:
         with transaction(con):
+            commit_message(con, message, run_id=run_id, checks={
+                r.name: "pass" if r.passed else f"fail ({r.failing_rows} rows)" for r in results})
             con.executemany(
                 "insert into ops.check_results values (?, ?, ?, ?, ?, ?, now())",
                 [

@@ -33,7 +33,7 @@ from isal import igzip
 
 from clicklake import sources
 from clicklake.config import Settings
-from clicklake.lake import first_line, retry_transaction, transaction
+from clicklake.lake import commit_message, first_line, retry_transaction, transaction
 from clicklake.sqltext import literal
 from clicklake.storage import (
     ObjectInfo,
@@ -151,6 +151,23 @@ def partition_of(uri: str) -> tuple[date, int | None] | None:
     if not m:
         return None
     return date.fromisoformat(m.group(1)), int(m.group(2)) if m.group(2) else None
+
+
+def folders_of(uris: list[str]) -> str:
+    """The `date=/hour=` folders of some source objects in a few words, for a commit message:
+    `2024-03-01 13:00`, `2024-03-01 13:00..15:00 (3 hours)`, `2024-03-01` (a daily export)."""
+    parts = sorted({p for p in map(partition_of, uris) if p is not None},
+                   key=lambda p: (p[0], -1 if p[1] is None else p[1]))
+    if not parts:
+        return "no dated folder"
+
+    def name(p: tuple[date, int | None]) -> str:
+        return p[0].isoformat() if p[1] is None else f"{p[0].isoformat()} {p[1]:02d}:00"
+
+    if len(parts) == 1:
+        return name(parts[0])
+    unit = "days" if all(h is None for _, h in parts) else "folders"
+    return f"{name(parts[0])}..{name(parts[-1])} ({len(parts)} {unit})"
 
 
 def in_window(uri: str, start: datetime, end: datetime) -> bool:
@@ -611,12 +628,20 @@ def extract_stream(
              f.lines_in, f.lines_invalid, run_id, f.lines_blank, at)
             for f, at in zip(result.landed, arrived, strict=True)
         ]
-        retry_transaction(lambda: _record(con, rows))
+        lines = sum(f.lines_in for f in result.landed)
+        message = (f"extract {stream} {folders_of([f.source.uri for f in result.landed])}: "
+                   f"{len(result.landed)} files landed, {lines:,} lines")
+        extra = {"run_id": run_id, "stream": stream, "files": len(result.landed),
+                 "lines_in": lines, "lines_invalid": result.lines_invalid,
+                 "window": [start.isoformat(), end.isoformat()]}
+        retry_transaction(lambda: _record(con, rows, message, extra))
     return result
 
 
-def _record(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
+def _record(con: duckdb.DuckDBPyConnection, rows: list[tuple], message: str,
+            extra: dict) -> None:
     with transaction(con):
+        commit_message(con, message, **extra)
         con.executemany(
             """
             insert into ops.landed_files (stream, source_uri, source_size, source_etag,

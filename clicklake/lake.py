@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import importlib
+import json
 import logging
 import random
 import re
@@ -331,6 +332,11 @@ def _init_lake(con: duckdb.DuckDBPyConnection) -> None:
     if not todo and not ddl and not migrate:
         return
     with transaction(con):
+        commit_message(
+            con, "create the lake" if not have else "update the lake's tables",
+            schemas=todo, tables=[f"{p.parent.name}.{p.stem}" for p in ddl],
+            migrations=len(migrate),
+        )
         for statement in migrate:
             con.execute(statement)
         for schema in todo:
@@ -394,6 +400,13 @@ def _log_wait(name: str, since: float) -> None:
     if waited > 1.0:
         what = name.replace("-", " lock of ", 1) if "-" in name else f"{name} lock"
         log.warning("waited %.1fs for the %s", waited, what)
+
+
+def commit_message(con: duckdb.DuckDBPyConnection, message: str, **extra: object) -> None:
+    """Name the snapshot the current transaction commits (author `clicklake`, `message`, and
+    `extra` as JSON in its extra info), so the lake's snapshot list says what each one is."""
+    con.execute("call lake.set_commit_message('clicklake', ?, extra_info => ?)",
+                [message, json.dumps(extra, default=str)])
 
 
 @contextmanager

@@ -22,8 +22,15 @@ import duckdb
 
 from clicklake import sources
 from clicklake.config import ConfigError, Settings
-from clicklake.extract import LINES, MAX_LINE_BYTES, PARQUET_SUFFIX, is_bad_file, partition_of
-from clicklake.lake import connect, first_line, retry_transaction, transaction
+from clicklake.extract import (
+    LINES,
+    MAX_LINE_BYTES,
+    PARQUET_SUFFIX,
+    folders_of,
+    is_bad_file,
+    partition_of,
+)
+from clicklake.lake import commit_message, connect, first_line, retry_transaction, transaction
 from clicklake.sqltext import header_lines, ident, literal
 from clicklake.storage import ensure_folder, join, remove
 
@@ -774,10 +781,6 @@ def _load_batch(
                 todo = [p for p in prepared if p.landed.landing_uri in ready]
                 if not todo:
                     return result
-                cur.execute(
-                    "call lake.set_commit_message('clicklake', ?, extra_info => ?)",
-                    [f"load {stream}", json.dumps({"batch_id": batch_id, "run_id": run_id})],
-                )
                 for d in data:
                     cur.execute("call ducklake_add_data_files('lake', ?, ?, schema => 'raw')",
                                 [stream, d.path])
@@ -790,6 +793,15 @@ def _load_batch(
                     result.rows_rejected += rejected
                     for reason, n in reasons.items():
                         result.reasons[reason] = result.reasons.get(reason, 0) + n
+                commit_message(
+                    cur,
+                    f"load {stream} {folders_of([p.landed.source_uri for p in todo])}: "
+                    f"{result.files} files, {result.rows_loaded:,} rows loaded, "
+                    f"{result.rows_rejected:,} rejected",
+                    run_id=run_id, batch_id=batch_id, stream=stream, files=result.files,
+                    rows_in=result.rows_in, rows_loaded=result.rows_loaded,
+                    rows_rejected=result.rows_rejected,
+                )
                 added.update(d.path for d in data)
             return result
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +23,7 @@ import duckdb
 
 from clicklake import storage
 from clicklake.config import Settings
-from clicklake.lake import retry_transaction
+from clicklake.lake import commit_message, retry_transaction, transaction
 from clicklake.sqltext import literal
 
 log = logging.getLogger("clicklake.maintain")
@@ -87,9 +88,19 @@ def _stored(settings: Settings, root: str) -> tuple[int, int]:
     return files, sizes
 
 
-def _call(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
-    """Run one DuckLake maintenance CALL as its own transaction, retried on a write conflict."""
-    return retry_transaction(lambda: con.execute(sql).fetchall())
+def _call(con: duckdb.DuckDBPyConnection, sql: str,
+          message: Callable[[list[tuple]], str] | None = None) -> list[tuple]:
+    """Run one DuckLake maintenance CALL as its own transaction, retried on a write conflict;
+    the snapshot it commits (if any) says `message(rows the CALL returned)`."""
+
+    def attempt() -> list[tuple]:
+        with transaction(con):
+            rows = con.execute(sql).fetchall()
+            if message is not None:
+                commit_message(con, f"maintain: {message(rows)}", call=sql)
+            return rows
+
+    return retry_transaction(attempt)
 
 
 def _ts(moment: datetime) -> str:
@@ -99,9 +110,14 @@ def _ts(moment: datetime) -> str:
 def compact(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Flush inlined rows to Parquet, then merge adjacent small files and rewrite files that are
     mostly deleted rows. Returns how many rows were flushed and files merged and written."""
-    flushed = _call(con, "call ducklake_flush_inlined_data('lake')")
-    merged = _call(con, "call ducklake_merge_adjacent_files('lake')")
-    rewritten = _call(con, "call ducklake_rewrite_data_files('lake')")
+    flushed = _call(con, "call ducklake_flush_inlined_data('lake')", lambda rows: (
+        f"flush {sum(r[2] for r in rows):,} inlined rows of {len(rows)} tables to Parquet"))
+    merged = _call(con, "call ducklake_merge_adjacent_files('lake')", lambda rows: (
+        f"merge {sum(r[2] for r in rows):,} small files into {sum(r[3] for r in rows):,} "
+        f"({len(rows)} tables)"))
+    rewritten = _call(con, "call ducklake_rewrite_data_files('lake')", lambda rows: (
+        f"rewrite {sum(r[2] for r in rows):,} files with mostly deleted rows "
+        f"({len(rows)} tables)"))
     return {
         "rows_flushed": sum(r[2] for r in flushed),
         "files_merged": sum(r[2] for r in merged),
@@ -127,7 +143,8 @@ def expire_snapshots(con: duckdb.DuckDBPyConnection, older_than: datetime) -> in
     ).fetchall()]
     if not ids:
         return 0
-    return len(_call(con, f"call ducklake_expire_snapshots('lake', versions => {ids})"))
+    return len(_call(con, f"call ducklake_expire_snapshots('lake', versions => {ids})",
+                     lambda rows: f"expire {len(rows)} snapshots taken before {older_than}"))
 
 
 def cleanup_files(con: duckdb.DuckDBPyConnection, older_than: datetime) -> dict[str, int]:

@@ -26,7 +26,7 @@ from clicklake.extract import (
     partition_of,
     unknown_streams,
 )
-from clicklake.lake import retry_transaction, stream_lock, transaction
+from clicklake.lake import commit_message, retry_transaction, stream_lock, transaction
 from clicklake.load import LoadResult, load_stream
 from clicklake.storage import ObjectInfo, join, list_folder, list_objects
 
@@ -488,8 +488,18 @@ def record_steps(
         for s in steps
     ]
 
+    failed = [s for s in steps if s.status != "ok"]
+    counts: dict[str, int] = {}
+    for s in steps:
+        counts[s.step] = counts.get(s.step, 0) + 1
+    message = (f"run {run_id} {'failed' if failed else 'ok'}: "
+               + ", ".join(f"{n} {step}" for step, n in counts.items())
+               + (f"; {failed[0].message}"[:300] if failed else ""))
+
     def write() -> None:
         with transaction(con):
+            commit_message(con, message, run_id=run_id, steps=counts,
+                           failed=[f"{s.step} {s.target}" for s in failed])
             con.executemany("insert into ops.runs values (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     try:

@@ -8,6 +8,7 @@ from decimal import Decimal
 import duckdb
 from rich.table import Table
 
+from clicklake import sources
 from clicklake.lake import SQL_DIR
 from clicklake.sqltext import sections as sql_sections
 
@@ -60,7 +61,9 @@ def status(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list[str], list[tu
     sections = {}
     for title, query in sql_sections((SQL_DIR / "status.sql").read_text(), "section").items():
         try:
-            cur = con.execute(query)
+            # the source registry, for the sections that judge streams by their format
+            cur = con.execute(query, {"sources": sources.as_json()} if "$sources" in query
+                              else None)
         except duckdb.CatalogException:  # a layer not built yet
             continue
         sections[title] = ([d[0] for d in cur.description], cur.fetchall())

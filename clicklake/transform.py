@@ -31,7 +31,7 @@ import duckdb
 
 from clicklake import sources
 from clicklake.config import Settings
-from clicklake.lake import SQL_DIR, T, retry_transaction, transaction
+from clicklake.lake import SQL_DIR, T, commit_message, retry_transaction, transaction
 from clicklake.sqltext import bound, header_lines
 
 log = logging.getLogger(__name__)
@@ -257,9 +257,27 @@ def build_together(
                 log.info("built %s: %d rows in %.2fs", model.name, rows, runs[-1].seconds)
                 if on_built:
                     on_built(runs[-1])
-            return runs, gate()
+            judged = gate()
+            layers = sorted({m.schema for m in models if m.schema != "temp"}) or ["models"]
+            commit_message(
+                con,
+                f"{' and '.join(layers)} for {days_text(days)}: {len(runs)} models, "
+                f"{sum(r.rows for r in runs):,} rows",
+                days=[d.isoformat() for d in days], models={r.name: r.rows for r in runs},
+            )
+            return runs, judged
 
     return retry_transaction(attempt)
+
+
+def days_text(days: list[date]) -> str:
+    """Days in a few words: `2024-03-01`, `2024-03-01..2024-03-04 (4 days)`, `no days`."""
+    if not days:
+        return "no days"
+    first, last = min(days), max(days)
+    if first == last:
+        return first.isoformat()
+    return f"{first.isoformat()}..{last.isoformat()} ({len(set(days))} days)"
 
 
 def pending_batches(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -323,6 +341,8 @@ def mark_transformed(con: duckdb.DuckDBPyConnection, batches: list[str], run_id:
 
 def _insert_log(con: duckdb.DuckDBPyConnection, batches: list[str], run_id: str) -> None:
     with transaction(con):
+        commit_message(con, f"transform log {run_id}: {len(batches)} load batches now in stage "
+                       "and marts", run_id=run_id, batches=batches)
         con.execute(
             "insert into ops.transform_log select unnest($b), $r, now()",
             {"b": batches, "r": run_id},
@@ -335,6 +355,8 @@ def drop_models(con: duckdb.DuckDBPyConnection, models: list[Model] | None = Non
 
     def attempt() -> None:
         with transaction(con):
+            commit_message(con, f"drop {len(names)} stage and mart tables to rebuild them "
+                           "from raw", tables=names)
             for name in reversed(names):
                 con.execute(f"drop table if exists {name}")
 
