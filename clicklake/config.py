@@ -41,6 +41,7 @@ class Settings:
     s3_region: str = "us-east-1"
     s3_url_style: str = "path"
     timezone: str = "UTC"
+    currency: str = "EUR"  # ISO 4217 code: how the dashboard and notebooks write money
     lookback_hours: int = 48
     workers: int = 4
     memory_limit: str = "1536MB"
@@ -88,6 +89,10 @@ class Settings:
             if getattr(self, name) < low:
                 raise ConfigError(f"{_ENV_NAMES[name]} must be >= {low}, not {getattr(self, name)}")
         _check_timezone(self.timezone)
+        object.__setattr__(self, "currency", self.currency.strip().upper())
+        if not re.fullmatch(r"[A-Z]{3}", self.currency):
+            raise ConfigError(f"CLICKLAKE_CURRENCY={self.currency!r} is not an ISO 4217 currency "
+                              "code (three capital letters, e.g. EUR or USD)")
 
     @property
     def catalog_is_postgres(self) -> bool:
@@ -123,6 +128,7 @@ _ENV_NAMES = {
     "s3_region": "CLICKLAKE_S3_REGION",
     "s3_url_style": "CLICKLAKE_S3_URL_STYLE",
     "timezone": "CLICKLAKE_TIMEZONE",
+    "currency": "CLICKLAKE_CURRENCY",
     "lookback_hours": "CLICKLAKE_LOOKBACK_HOURS",
     "workers": "CLICKLAKE_WORKERS",
     "memory_limit": "CLICKLAKE_MEMORY_LIMIT",

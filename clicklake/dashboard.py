@@ -18,6 +18,7 @@ from functools import cache
 import duckdb
 import pandas as pd
 
+from clicklake import sources
 from clicklake.lake import SQL_DIR
 from clicklake.sqltext import sections
 
@@ -221,8 +222,11 @@ def cohorts(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
 # -- data health (the pipeline's own records: the sidebar filters do not apply) ----------------
 
 def freshness(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Per stream: when it was last loaded, how many minutes ago, files and rows loaded."""
-    return run(con, "freshness")
+    """Per stream of the formats with data: its format, status ('fresh', 'stale', ...) and
+    `stale`, judged by its cadence from its newest events' age and its last successful run;
+    the newest events' hour (day), their age in hours, last successful run, last load (and
+    minutes since), files, rows loaded and rejected."""
+    return run(con, "freshness", sources=sources.as_json())
 
 
 def unread_streams(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

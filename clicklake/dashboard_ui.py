@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from clicklake import dashboard
+from clicklake import dashboard, formatting
 from clicklake.config import ConfigError, load_settings
 from clicklake.lake import LakeError, connect, first_line
 
@@ -178,18 +178,11 @@ def filters(page: str) -> dashboard.Filters:
     return f
 
 
-# -- formats and charts -------------------------------------------------------------------------
+# -- formats and charts (clicklake.formatting: the same formats as the notebooks) -------------
 
-def fmt_int(value: float | None) -> str:
-    return "–" if value is None else f"{value:,.0f}"
-
-
-def fmt_money(value: float | None) -> str:
-    return "–" if value is None else f"{value:,.2f}"
-
-
-def fmt_pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2%}"
+fmt_int = formatting.count
+fmt_money = formatting.money
+fmt_pct = formatting.percent
 
 
 def change(now: float | None, before: float | None, rate: bool = False) -> str | None:
@@ -197,52 +190,142 @@ def change(now: float | None, before: float | None, rate: bool = False) -> str |
     if now is None or before is None:
         return None
     if rate:
-        return f"{(now - before) * 100:+.2f} pp"
+        return formatting.points(now - before)
     if before == 0:
         return None
     return f"{now / before - 1:+.1%}"
 
 
+def _money_column(title: str | None = None, **kw: Any) -> st.column_config.NumberColumn:
+    code = load_settings().currency
+    preset = {"EUR": "euro", "USD": "dollar", "JPY": "yen"}.get(code)
+    if preset is None:  # no preset for it: separators, and the code in the header
+        title = f"{title} ({code})" if title else None
+    return st.column_config.NumberColumn(title, format=preset or "localized", **kw)
+
+
 INT = st.column_config.NumberColumn(format="localized")
-MONEY = st.column_config.NumberColumn(format="%.2f")
-PCT = st.column_config.NumberColumn(format="percent")
-LINE_COLOR = "#e45756"
+PCT = st.column_config.NumberColumn(format=f"%.{formatting.PERCENT_DECIMALS}f%%")  # of 0–100 values
+NARROW = 80  # px: a number column sized to its numbers, not to the widest header
+
+
+def column(name: str, title: str | None = None, **kw: Any) -> Any:
+    """The column config for `name` from its kind (money, rate, count, text) and human label."""
+    title = title or formatting.label(name)
+    kind = formatting.kind(name)
+    if kind == "money":
+        return _money_column(title, **kw)
+    if kind == "percent":
+        return st.column_config.NumberColumn(title, format=PCT["type_config"]["format"], **kw)
+    return st.column_config.NumberColumn(title, format="localized", **kw)
 
 
 def table(df: pd.DataFrame, **columns: Any) -> None:
-    """A dataframe without the index; `columns` maps a column to a config or a label."""
-    config = {name: st.column_config.Column(c) if isinstance(c, str) else c
-              for name, c in columns.items()}
-    st.dataframe(df, hide_index=True, column_config=config)
+    """A dataframe without the index, every column labelled and formatted by its name
+    (`clicklake.formatting`); `columns` overrides a column with a label or a config. Rates are
+    shown as percentages with one decimal."""
+    shown = df.copy()
+    config = {}
+    for name in shown.columns:
+        given = columns.get(name)
+        if isinstance(given, str) or given is None:
+            config[name] = column(name, given) if pd.api.types.is_numeric_dtype(
+                shown[name]) else st.column_config.Column(given or formatting.label(name))
+        else:
+            config[name] = {**given, "label": given.get("label") or formatting.label(name)}
+        fmt_of = (config[name].get("type_config") or {}).get("format") if isinstance(
+            config[name], dict) else None
+        if fmt_of and fmt_of.endswith("%%"):
+            shown[name] = shown[name] * 100
+    st.dataframe(shown, hide_index=True, column_config=config)
+
+
+def _themed(chart: Any) -> Any:
+    # one palette and one number locale (the currency) for every chart of the dashboard
+    return chart.configure(locale=formatting.vega_locale()).configure_range(
+        category=list(formatting.PALETTE))
+
+
+def show(chart: Any) -> None:
+    """Draw an Altair chart with the dashboard's palette and money format."""
+    st.altair_chart(_themed(chart))
+
+
+def axis_format(column: str) -> str:
+    """The d3 format of a column's numbers on an axis."""
+    return {"money": formatting.MONEY_AXIS, "percent": formatting.PERCENT_AXIS,
+            "count": formatting.COUNT_AXIS}[formatting.kind(column)]
+
+
+def tip_format(column: str) -> str:
+    """The d3 format of a column's numbers in a tooltip."""
+    return formatting.MONEY_TIP if formatting.kind(column) == "money" else axis_format(column)
 
 
 def bars(df: pd.DataFrame, x: str, y: str, *, sort: str | list | None = "-x", title: str = "",
-         fmt: str = ",.0f", color: str | None = None, height: int = 300) -> None:
+         fmt: str | None = None, color: str | None = None, height: int = 300,
+         **_: Any) -> None:
     """A horizontal bar chart of `x` (a number) per `y` (a category)."""
+    number = fmt or axis_format(x)
+    tip = alt.Tooltip(x, format=tip_format(x), title=formatting.label(x))
     enc = {
-        "x": alt.X(x, title=title or x, axis=alt.Axis(format=fmt)),
-        "y": alt.Y(y, title=None, sort=sort),
-        "tooltip": [y, alt.Tooltip(x, format=fmt)],
+        "x": alt.X(x, title=title or formatting.label(x), axis=alt.Axis(format=number)),
+        "y": alt.Y(y, title=None, sort=sort, axis=alt.Axis(labelLimit=180)),
+        "tooltip": [alt.Tooltip(y, title=formatting.label(y)), tip],
     }
+    mark = alt.Chart(df).mark_bar(color=formatting.PALETTE[0])
     if color:
         enc["color"] = alt.Color(color, title=None)
-        enc["tooltip"] = [y, color, alt.Tooltip(x, format=fmt)]
-    chart = alt.Chart(df).mark_bar().encode(**enc).properties(height=height)
-    st.altair_chart(chart)
+        enc["tooltip"] = [alt.Tooltip(y, title=formatting.label(y)),
+                          alt.Tooltip(color, title=formatting.label(color)), tip]
+        mark = alt.Chart(df).mark_bar()
+    show(mark.encode(**enc).properties(height=height))
 
 
-def bars_and_line(daily: pd.DataFrame, bar: str, line: str, line_format: str) -> None:
-    """Per day (`date`): bars of `bar` and a line of `line`, each on its own axis."""
-    base = alt.Chart(daily).encode(x=alt.X("yearmonthdate(date):O", title=None))
+def _bar_size(n: int) -> int:
+    # one day must not be one giant bar, thirty must not overlap
+    return max(3, min(36, int(420 / max(n, 1) * 0.7)))
+
+
+def bars_and_line(daily: pd.DataFrame, bar: str, line: str) -> None:
+    """Per day (`date`): bars of `bar` and a line of `line`, each on its own axis and colour."""
+    base = alt.Chart(daily).encode(
+        x=alt.X("yearmonthdate(date):O", title=None,
+                axis=alt.Axis(format=formatting.DAY_AXIS, labelAngle=0, labelOverlap=True)))
+    tips = ["date:T", alt.Tooltip(f"{bar}:Q", format=tip_format(bar), title=formatting.label(bar)),
+            alt.Tooltip(f"{line}:Q", format=tip_format(line), title=formatting.label(line))]
     chart = alt.layer(
-        base.mark_bar(opacity=0.75).encode(
-            y=alt.Y(f"{bar}:Q", title=bar),
-            tooltip=["date:T", alt.Tooltip(f"{bar}:Q", format=",.2f")],
+        base.mark_bar(color=formatting.PALETTE[0], size=_bar_size(len(daily))).encode(
+            y=alt.Y(f"{bar}:Q", title=formatting.label(bar),
+                    axis=alt.Axis(format=axis_format(bar), titleColor=formatting.PALETTE[0])),
+            tooltip=tips,
         ),
-        base.mark_line(point=True, color=LINE_COLOR).encode(
-            y=alt.Y(f"{line}:Q", title=line.replace("_", " "),
-                    axis=alt.Axis(format=line_format, titleColor=LINE_COLOR)),
-            tooltip=["date:T", alt.Tooltip(f"{line}:Q", format=line_format)],
+        base.mark_line(color=formatting.ACCENT, strokeWidth=2.5, point=alt.OverlayMarkDef(
+            size=90, filled=True, color=formatting.ACCENT)).encode(
+            y=alt.Y(f"{line}:Q", title=formatting.label(line), scale=alt.Scale(zero=True),
+                    axis=alt.Axis(format=axis_format(line), titleColor=formatting.ACCENT)),
+            tooltip=tips,
         ),
     ).resolve_scale(y="independent").properties(height=280)
-    st.altair_chart(chart)
+    show(chart)
+
+
+def per_hour(hourly: pd.DataFrame, measure: str, one_day: bool, color: str) -> None:
+    """A line of `measure` per hour (`hour`), its x labels read as hours ("14:00")."""
+    day_hour = f"{formatting.DAY_AXIS} {formatting.HOUR_AXIS}"
+    x = (alt.X("hours(hour):O", title=None,
+               axis=alt.Axis(format=formatting.HOUR_AXIS, labelAngle=0))
+         if one_day else
+         alt.X("hour:T", title=None, axis=alt.Axis(format=day_hour, labelOverlap=True)))
+    show(alt.Chart(hourly).mark_line(
+        color=color, point=alt.OverlayMarkDef(filled=True, color=color) if len(hourly) <= 48
+        else False,
+    ).encode(
+        x=x,
+        y=alt.Y(f"{measure}:Q", title=formatting.label(measure),
+                axis=alt.Axis(format=axis_format(measure))),
+        tooltip=[alt.Tooltip("hour:T", format=f"%a {formatting.DAY_AXIS} {formatting.HOUR_AXIS}",
+                             title="Hour"),
+                 alt.Tooltip(f"{measure}:Q", format=tip_format(measure),
+                             title=formatting.label(measure))],
+    ).properties(height=220))

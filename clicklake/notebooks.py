@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
 
+from clicklake import formatting
 from clicklake.config import Settings, load_settings
 from clicklake.lake import connect as connect_lake
 
@@ -69,3 +71,22 @@ def connect(settings: Settings | None = None) -> LakeConnection:
             os.chdir(root)
         settings = load_settings()
     return LakeConnection(connect_lake(read_only=True, settings=settings), settings)
+
+
+# columns that are identifiers or positions, not quantities: shown as they are
+_AS_IS = ("_id", "_order", "week_number")
+
+
+def show(df: pd.DataFrame, currency: str | None = None) -> pd.DataFrame:
+    """`df` as the dashboard shows it (`clicklake.formatting`), for a notebook cell's output:
+    human column names, money with the `CLICKLAKE_CURRENCY` and separators, rates with one
+    decimal, counts with separators, countries named beside their code. The numbers become
+    text: keep `df` for any further computing."""
+    out = df.copy()
+    for col in out.columns:
+        if col in ("country", "geo_country"):
+            out[col] = out[col].map(formatting.country)
+        elif (pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_bool_dtype(out[col])
+              and not col.endswith(_AS_IS)):
+            out[col] = [formatting.value(col, v, currency) for v in out[col]]
+    return out.rename(columns=formatting.label)

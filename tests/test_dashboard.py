@@ -18,7 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from support import build_lake
 
-from clicklake import dashboard
+from clicklake import dashboard, formatting
 from clicklake import dashboard_ui as ui
 from clicklake.config import load_settings
 from clicklake.lake import connect
@@ -129,10 +129,10 @@ def test_overview_kpis_equal_the_marts_for_the_default_period(lake):
     assert sessions > 0 and orders > 0
     assert shown["Sessions"][0] == f"{sessions:,}"
     assert shown["Orders"][0] == f"{orders:,}"
-    assert shown["Revenue"][0] == f"{revenue:,.2f}"
+    assert shown["Revenue"][0] == f"€{revenue:,.2f}"  # the default CLICKLAKE_CURRENCY
     assert shown["Visitors"][0] == f"{visitors:,}"
-    assert shown["Conversion"][0] == f"{orders / sessions:.2%}"
-    assert shown["Avg order value"][0] == f"{float(revenue) / orders:,.2f}"
+    assert shown["Conversion"][0] == f"{orders / sessions:.1%}"
+    assert shown["Avg order value"][0] == f"€{float(revenue) / orders:,.2f}"
 
 
 def test_overview_compares_a_day_with_the_day_before(lake):
@@ -165,7 +165,7 @@ def test_overview_with_filters_equals_the_traffic_mart_for_the_same_filters(lake
     assert 0 < sessions < all_sessions
     assert shown["Sessions"][0] == f"{sessions:,}"
     assert shown["Orders"][0] == f"{orders:,}"
-    assert shown["Revenue"][0] == f"{revenue:,.2f}"
+    assert shown["Revenue"][0] == f"€{revenue:,.2f}"
     assert shown["Visitors"][0] == f"{visitors:,}"
 
 
@@ -178,8 +178,9 @@ def test_funnel_steps_equal_the_funnel_mart_for_a_device(lake):
         select step, sum(sessions) from mart.funnel_daily where device_type = $1
         group by step""", [device]).fetchall())
     shown = frame_with(at, "step_conversion")
-    assert dict(zip(shown["step"], shown["sessions"], strict=True)) == expected
-    assert list(shown["step"])[0] == "browse" and list(shown["step"])[-1] == "purchase"
+    named = {formatting.funnel_step(step): n for step, n in expected.items()}  # by meaning
+    assert dict(zip(shown["step"], shown["sessions"], strict=True)) == named
+    assert list(shown["step"])[0] == "Browsed" and list(shown["step"])[-1] == "Purchased"
 
 
 def test_acquisition_table_and_both_attribution_models_equal_the_marts(lake):
@@ -222,7 +223,8 @@ def test_audience_countries_equal_the_audience_mart_for_a_device(lake):
         select geo_country, sum(sessions) from mart.audience_daily where device_type = $1
         group by all""", [device]).fetchall())
     countries = at.dataframe[0].value
-    assert dict(zip(countries["value"], countries["sessions"], strict=True)) == expected
+    named = {formatting.country(code): n for code, n in expected.items()}  # "Germany (DE)"
+    assert dict(zip(countries["value"], countries["sessions"], strict=True)) == named
 
 
 def test_behaviour_pages_paths_and_session_lengths_equal_the_lake(lake):
@@ -243,8 +245,8 @@ def test_behaviour_pages_paths_and_session_lengths_equal_the_lake(lake):
         assert list(zip(shown["path"], shown["sessions"], strict=True)) == expected
     median, p90 = one(lake, """
         select median(duration_s), quantile_cont(duration_s, 0.9) from stage.sessions""")
-    assert metrics(at)["Median"][0] == f"{median:,.0f} s"
-    assert metrics(at)["90th percentile"][0] == f"{p90:,.0f} s"
+    assert metrics(at)["Median"][0] == formatting.seconds(median)
+    assert metrics(at)["90th percentile"][0] == formatting.seconds(p90)
 
 
 def test_cohorts_heat_map_covers_the_cohort_mart(lake):

@@ -1,7 +1,8 @@
 """The dashboard in a real browser: `streamlit run` serves a small built lake, headless Chromium
 (Debian's package) opens every page, waits until Streamlit has finished running it and every
-lazy element has drawn, checks that no error element is shown, and saves a screenshot of each
-page to test-artifacts/dashboard/ for a human to look at.
+lazy element has drawn, checks that no error element is shown and that no table needs a
+horizontal scroll, and saves a screenshot of each page at each width to test-artifacts/dashboard/
+for a human to look at.
 
 Chromium is driven over the DevTools protocol (tests/support.py).
 """
@@ -25,7 +26,8 @@ APP = ROOT / "streamlit" / "app.py"
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
 START = datetime(2024, 3, 5, 10, tzinfo=UTC)
 HOURS = 2
-WIDTH, HEIGHT = 1400, 1800
+WIDTHS = (1280, 1440)  # a laptop and a desktop window: no table may need a horizontal scroll
+HEIGHT = 1800
 # url path → the page's title; the default page is served at the root
 PAGES = {
     "": "Overview",
@@ -54,6 +56,7 @@ STATE_JS = """(() => {
     tables: n('[data-testid="stDataFrame"]'),
     charts: n('[data-testid="stVegaLiteChart"]'),
     drawn: n('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'),
+    expanders: n('[data-testid="stExpander"] details:not([open])'),
     errors: Array.from(main.querySelectorAll('[data-testid="stException"], '
       + '[data-testid="stAlertContentError"]')).map((e) => e.textContent.slice(0, 300)),
   };
@@ -91,8 +94,32 @@ def dashboard_url(lake_env, tmp_path_factory):
         stop(proc)
 
 
+# Open every collapsed expander, so the tables inside are drawn and measured too.
+OPEN_EXPANDERS_JS = """document.querySelectorAll(
+  '[data-testid="stMain"] [data-testid="stExpander"] details:not([open]) summary'
+).forEach((s) => s.click())"""
+
+# The tables that need a horizontal scroll: the grid's scroller is wider inside than it is
+# shown, or the table sticks out of the block that holds it (its headers say which one).
+OVERFLOW_JS = """(() => Array.from(
+  document.querySelectorAll('[data-testid="stMain"] [data-testid="stDataFrame"]')
+).map((el) => {
+  const scroller = el.querySelector('.dvn-scroller');
+  const box = el.getBoundingClientRect();
+  const holder = el.parentElement.getBoundingClientRect();
+  const headers = Array.from(el.querySelectorAll('th')).map((th) => th.textContent.trim());
+  return {
+    columns: headers.filter((h) => h).slice(0, 8).join(' | '),
+    hidden: scroller ? scroller.scrollWidth - scroller.clientWidth : 0,
+    sticks_out: Math.round(box.right - holder.right),
+    width: Math.round(box.width),
+  };
+}).filter((t) => t.width > 0 && (t.hidden > 1 || t.sticks_out > 1)))()"""
+
+
 def render(tab: Chromium, url: str, timeout: float = 30) -> dict:
-    """Open `url` and return the page's state once it has finished rendering."""
+    """Open `url`, open its expanders and return the page's state once it has finished
+    rendering."""
     tab.call("Page.navigate", url=url)
     deadline, last = time.monotonic() + timeout, None
     while time.monotonic() < deadline:
@@ -100,6 +127,9 @@ def render(tab: Chromium, url: str, timeout: float = 30) -> dict:
         state = tab.evaluate(STATE_JS)
         done = (state and state["script"] == "notRunning" and state["title"]
                 and not state["skeletons"] and state["drawn"] >= state["charts"])
+        if done and state["expanders"]:
+            tab.evaluate(OPEN_EXPANDERS_JS)
+            done = False
         if done and state == last:
             return state
         last = state
@@ -108,17 +138,23 @@ def render(tab: Chromium, url: str, timeout: float = 30) -> dict:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    with chromium(tmp_path_factory.mktemp("chromium"), WIDTH, HEIGHT) as tab:
+    with chromium(tmp_path_factory.mktemp("chromium"), WIDTHS[0], HEIGHT) as tab:
         yield tab
 
 
+@pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("path", list(PAGES), ids=[p or "overview" for p in PAGES])
-def test_every_page_renders_in_chromium_without_an_error(dashboard_url, browser, path):
+def test_every_page_renders_in_chromium_without_an_error_or_a_scrolling_table(
+    dashboard_url, browser, path, width
+):
+    browser.call("Emulation.setDeviceMetricsOverride", width=width, height=HEIGHT,
+                 deviceScaleFactor=1, mobile=False)
     state = render(browser, f"{dashboard_url}/{path}")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shot = ARTIFACTS / f"{path or 'overview'}.png"
+    shot = ARTIFACTS / f"{path or 'overview'}-{width}.png"
     browser.screenshot(shot)
     assert state["errors"] == []
     assert state["title"] == PAGES[path]
     assert state["metrics"] + state["tables"] + state["charts"] >= 2, state
     assert shot.stat().st_size > 20_000  # a page with content, not a blank frame
+    overflowing = browser.evaluate(OVERFLOW_JS)
+    assert overflowing == [], f"tables that scroll sideways at {width} px: {overflowing}"

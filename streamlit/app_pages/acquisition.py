@@ -20,12 +20,10 @@ with left:
     ui.bars(by_source, "sessions", "utm_source", height=240)
 with right:
     st.subheader("Revenue by source")
-    ui.bars(by_source, "revenue", "utm_source", fmt=",.2f", height=240)
+    ui.bars(by_source, "revenue", "utm_source", height=240)
 
 st.subheader("Source / medium / campaign")
-ui.table(channels, utm_source="source", utm_medium="medium", utm_campaign="campaign",
-         sessions=ui.INT, bounce_rate=ui.PCT, orders=ui.INT, revenue=ui.MONEY,
-         conversion_rate=ui.PCT)
+ui.table(channels)
 
 st.subheader("Attribution")
 model = st.segmented_control(
@@ -38,12 +36,9 @@ credited = ui.query(db.attribution, f, model)
 left, right = st.columns([2, 3])
 with left:
     ui.bars(credited.groupby("utm_source", as_index=False)["revenue"].sum(), "revenue",
-            "utm_source", fmt=",.2f", title=f"revenue, {db.ATTRIBUTION_MODELS[model].lower()}",
+            "utm_source", title=f"Revenue, {db.ATTRIBUTION_MODELS[model].lower()}",
             height=240)
 with right:
-    ui.table(credited, utm_source="source", utm_medium="medium", utm_campaign="campaign",
-             orders=ui.INT, revenue=ui.MONEY, revenue_share=ui.PCT)
+    ui.table(credited)
 with st.expander("Both models side by side"):
-    ui.table(ui.query(db.attribution_by_model, f), utm_source="source",
-             first_touch=st.column_config.NumberColumn("first touch", format="%.2f"),
-             last_non_direct=st.column_config.NumberColumn("last non-direct", format="%.2f"))
+    ui.table(ui.query(db.attribution_by_model, f))

@@ -4,6 +4,7 @@ import streamlit as st
 
 from clicklake import dashboard as db
 from clicklake import dashboard_ui as ui
+from clicklake import formatting
 
 st.title("Audience")
 f = ui.filters("audience")
@@ -12,17 +13,18 @@ if countries.empty:
     st.info("No sessions for these filters in this period.")
     st.stop()
 
-COLUMNS = dict(sessions=ui.INT, bounce_rate=ui.PCT, orders=ui.INT, revenue=ui.MONEY,
-               conversion_rate=ui.PCT)
+countries["value"] = countries["value"].map(formatting.country)  # "Germany (DE)"
 st.subheader("Countries")
-left, right = st.columns(2)
+left, right = st.columns([2, 3])
 with left:
-    ui.bars(countries.head(15), "sessions", "value", title="sessions", height=320)
+    ui.bars(countries.head(15), "sessions", "value", height=320)
 with right:
-    ui.table(countries, value="country", **COLUMNS)
+    ui.table(countries[["value", "sessions", "orders", "revenue", "conversion_rate"]],
+             value="Country")
 with st.expander("Regions"):
-    ui.table(ui.query(db.regions, f), geo_country="country", geo_region="region",
-             sessions=ui.INT, orders=ui.INT, revenue=ui.MONEY, conversion_rate=ui.PCT)
+    regions = ui.query(db.regions, f)
+    regions["geo_country"] = regions["geo_country"].map(formatting.country)
+    ui.table(regions)
 
 for col, (dimension, label) in zip(
     st.columns(3), (("device", "Devices"), ("os", "Operating systems"), ("browser", "Browsers")),
@@ -31,6 +33,9 @@ for col, (dimension, label) in zip(
     with col:
         st.subheader(label)
         rows = ui.query(db.audience_by, f, dimension)
-        ui.bars(rows.head(10), "sessions", "value", title="sessions", height=220)
-        ui.table(rows[["value", "sessions", "conversion_rate"]], value=dimension,
-                 sessions=ui.INT, conversion_rate=ui.PCT)
+        ui.bars(rows.head(10), "sessions", "value", height=220)
+        # a third of a 1280 px page: widths that fit it (a long browser name gets an ellipsis)
+        ui.table(rows[["value", "sessions", "conversion_rate"]],
+                 value=st.column_config.Column(formatting.label(dimension), width=110),
+                 sessions=ui.column("sessions", width=72),
+                 conversion_rate=ui.column("conversion_rate", width=78))

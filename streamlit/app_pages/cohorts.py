@@ -5,6 +5,7 @@ import streamlit as st
 
 from clicklake import dashboard as db
 from clicklake import dashboard_ui as ui
+from clicklake import formatting
 
 st.title("Cohorts")
 f = ui.filters("cohorts")
@@ -18,22 +19,24 @@ if cohorts.empty:
 cohorts["cohort"] = cohorts["cohort_week"].dt.strftime("%Y-%m-%d") + " (" + cohorts[
     "cohort_visitors"].map("{:,}".format) + ")"
 base = alt.Chart(cohorts).encode(
-    x=alt.X("week_number:O", title="weeks since first visit", axis=alt.Axis(labelAngle=0)),
-    y=alt.Y("cohort:O", title="cohort (visitors)"),
+    x=alt.X("week_number:O", title="Weeks since first visit", axis=alt.Axis(labelAngle=0)),
+    y=alt.Y("cohort:O", title="Cohort (visitors)"),
 )
 heat = base.mark_rect().encode(
-    color=alt.Color("retention:Q", title="retention",
+    color=alt.Color("retention:Q", title="Retention",
                     scale=alt.Scale(scheme="blues", domain=[0, 1]),
                     legend=alt.Legend(format=".0%")),
-    tooltip=["cohort", "week_number", "active_visitors",
-             alt.Tooltip("retention:Q", format=".1%")],
+    tooltip=[alt.Tooltip("cohort:O", title="Cohort"),
+             alt.Tooltip("week_number:O", title="Week"),
+             alt.Tooltip("active_visitors:Q", format=formatting.COUNT_AXIS, title="Active"),
+             alt.Tooltip("retention:Q", format=formatting.PERCENT_AXIS, title="Retention")],
 )
 labels = base.mark_text(baseline="middle").encode(
     text=alt.Text("retention:Q", format=".0%"),
     color=alt.condition("datum.retention > 0.5", alt.value("white"), alt.value("black")),
 )
-st.altair_chart((heat + labels).properties(height=max(160, 36 * cohorts["cohort"].nunique())))
+ui.show((heat + labels).properties(height=max(160, 36 * cohorts["cohort"].nunique())))
 
 with st.expander("Cohort table"):
-    ui.table(cohorts.drop(columns="cohort"), cohort_week=st.column_config.DateColumn("cohort"),
-             cohort_visitors=ui.INT, active_visitors=ui.INT, retention=ui.PCT)
+    ui.table(cohorts.drop(columns="cohort"),
+             cohort_week=st.column_config.DateColumn("Cohort", format="D MMM YYYY"))

@@ -5,6 +5,7 @@ import streamlit as st
 
 from clicklake import dashboard as db
 from clicklake import dashboard_ui as ui
+from clicklake import formatting
 
 st.title("Funnel")
 f = ui.filters("funnel")
@@ -13,48 +14,62 @@ if steps.empty:
     st.info("No sessions for these filters in this period.")
     st.stop()
 
+# the mart names a step by the page reached (the product page is "add_to_cart"): show what
+# the visitor did
+steps["step"] = steps["step"].map(formatting.funnel_step)
+order = list(steps["step"])
 first, last = steps.iloc[0], steps.iloc[-1]
 a, b, c = st.columns(3)
-a.metric(f"Sessions reaching {first['step']}", ui.fmt_int(first["sessions"]), border=True)
-b.metric(f"Sessions reaching {last['step']}", ui.fmt_int(last["sessions"]), border=True)
+a.metric(f"Visits: {first['step'].lower()}", ui.fmt_int(first["sessions"]), border=True)
+b.metric(f"Visits: {last['step'].lower()}", ui.fmt_int(last["sessions"]), border=True)
 c.metric("Overall conversion", ui.fmt_pct(last["overall_conversion"]), border=True)
 
-left, right = st.columns([3, 2])
+left, right = st.columns(2)
 with left:
-    st.subheader("Sessions per step")
+    st.subheader("Visits per step")
     chart = alt.Chart(steps).encode(
-        x=alt.X("sessions:Q", title="sessions"),
-        y=alt.Y("step:N", sort=alt.EncodingSortField("step_order"), title=None),
+        x=alt.X("sessions:Q", title="Visits", axis=alt.Axis(format=formatting.COUNT_AXIS)),
+        y=alt.Y("step:N", sort=order, title=None),
+        tooltip=[alt.Tooltip("step:N", title="Step"),
+                 alt.Tooltip("sessions:Q", format=formatting.COUNT_AXIS, title="Visits"),
+                 alt.Tooltip("overall_conversion:Q", format=formatting.PERCENT_AXIS,
+                             title="Of the first step")],
     )
-    st.altair_chart(
-        (chart.mark_bar() + chart.mark_text(align="left", dx=4).encode(
-            text=alt.Text("overall_conversion:Q", format=".1%")
-        )).properties(height=260)
-    )
+    ui.show((chart.mark_bar(color=formatting.PALETTE[0]) + chart.mark_text(
+        align="left", dx=4).encode(text=alt.Text("overall_conversion:Q",
+                                                 format=formatting.PERCENT_AXIS))
+    ).properties(height=240))
 with right:
     st.subheader("Step conversion")
-    ui.table(steps.drop(columns="step_order"), sessions=ui.INT, step_conversion=ui.PCT,
-             overall_conversion=ui.PCT)
+    ui.table(steps.drop(columns="step_order"), sessions="Visits",
+             step_conversion="Of previous", overall_conversion="Of first")
 
 st.subheader("By segment")
 by = st.segmented_control("Break down by", db.FUNNEL_BREAKDOWNS, default="source",
                           key="funnel_by", required=True)
 segments = ui.query(db.funnel_by, f, by)
-st.altair_chart(
-    alt.Chart(segments).mark_bar().encode(
-        x=alt.X("step:N", sort=list(steps["step"]), title=None, axis=alt.Axis(labelAngle=0)),
-        xOffset=alt.XOffset("segment:N", sort=list(segments["segment"].unique())),
-        y=alt.Y("sessions:Q", title="sessions"),
-        color=alt.Color("segment:N", title=by),
-        tooltip=["segment", "step", "sessions",
-                 alt.Tooltip("step_conversion", format=".1%", title="from the previous step")],
-    ).properties(height=300)
-)
-wide = segments.pivot(index="segment", columns="step", values="sessions")[list(steps["step"])]
-first_step, last_step = steps["step"].iloc[0], steps["step"].iloc[-1]
-wide["conversion"] = wide[last_step] / wide[first_step]
-ui.table(wide.reset_index(), segment=by, conversion=st.column_config.NumberColumn(
-    f"{last_step} / {first_step}", format="percent"))
+segments["step"] = segments["step"].map(formatting.funnel_step)
+st.caption("Share of each segment's visits that reached each step: one line per segment.")
+ui.show(alt.Chart(segments).mark_line(point=alt.OverlayMarkDef(filled=True, size=60)).encode(
+    x=alt.X("step:N", sort=order, title=None, axis=alt.Axis(labelAngle=0, labelLimit=130)),
+    y=alt.Y("overall_conversion:Q", title="Of the segment's visits",
+            axis=alt.Axis(format=".0%")),
+    color=alt.Color("segment:N", title=by.capitalize(), legend=alt.Legend(orient="bottom")),
+    tooltip=[alt.Tooltip("segment:N", title=by.capitalize()),
+             alt.Tooltip("step:N", title="Step"),
+             alt.Tooltip("sessions:Q", format=formatting.COUNT_AXIS, title="Visits"),
+             alt.Tooltip("overall_conversion:Q", format=formatting.PERCENT_AXIS,
+                         title="Of the segment's visits"),
+             alt.Tooltip("step_conversion:Q", format=formatting.PERCENT_AXIS,
+                         title="Of the previous step")],
+).properties(height=280))
+wide = segments.pivot(index="segment", columns="step", values="overall_conversion")[order]
+wide.insert(0, "visits", segments.pivot(index="segment", columns="step",
+                                        values="sessions")[order[0]])
+wide = wide.drop(columns=order[0]).reset_index().sort_values("visits", ascending=False)
+pct = st.column_config.NumberColumn(format=ui.PCT["type_config"]["format"])
+ui.table(wide, segment=by.capitalize(), visits=ui.INT,
+         **{step: {**pct, "label": step} for step in order[1:]})
 st.caption("A visit counts at every step up to the furthest one it reached (an ad that lands "
            "on a product page and ends in a purchase went through browsing too), so no step "
            "holds more visits than the one before it.")

@@ -1,10 +1,10 @@
 """Overview: the headline KPIs against the previous period, and the daily and hourly trends."""
 
-import altair as alt
 import streamlit as st
 
 from clicklake import dashboard as db
 from clicklake import dashboard_ui as ui
+from clicklake import formatting
 
 st.title("Overview")
 f = ui.filters("overview")
@@ -36,27 +36,21 @@ if daily.empty:
 
 left, right = st.columns(2)
 with left:
-    st.subheader("Sessions and conversion per day")
-    ui.bars_and_line(daily, "sessions", "conversion_rate", ".2%")
+    st.subheader("Sessions and conversion")
+    ui.bars_and_line(daily, "sessions", "conversion_rate")
 with right:
-    st.subheader("Revenue and orders per day")
-    ui.bars_and_line(daily, "revenue", "orders", ",.0f")
+    st.subheader("Revenue and orders")
+    ui.bars_and_line(daily, "revenue", "orders")
 
-st.subheader("Hourly traffic")
-long = hourly.melt("hour", ["sessions", "orders"], var_name="measure", value_name="count")
-st.altair_chart(
-    alt.Chart(long).mark_line(point=len(hourly) < 50).encode(
-        x=alt.X("hour:T", title=None),
-        y=alt.Y("count:Q", title=None),
-        color=alt.Color("measure:N", title=None),
-        tooltip=[alt.Tooltip("hour:T", format="%d %b %H:00"), "measure:N", "count:Q"],
-    ).properties(height=260)
-)
+# sessions (hundreds) and orders (tens) never share an axis: one chart each
+left, right = st.columns(2)
+with left:
+    st.subheader("Sessions per hour")
+    ui.per_hour(hourly, "sessions", f.days == 1, formatting.PALETTE[0])
+with right:
+    st.subheader("Orders per hour")
+    ui.per_hour(hourly, "orders", f.days == 1, formatting.ACCENT)
 
 with st.expander("Daily KPIs of the whole shop (mart.daily_kpis, date range only)"):
-    ui.table(
-        ui.query(db.daily_kpis, f),
-        date=st.column_config.DateColumn("date"),
-        revenue=ui.MONEY, avg_order_value=ui.MONEY,
-        conversion_rate=ui.PCT, bounce_rate=ui.PCT,
-    )
+    ui.table(ui.query(db.daily_kpis, f),
+             date=st.column_config.DateColumn("Date", format="D MMM YYYY"))

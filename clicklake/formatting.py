@@ -1,0 +1,212 @@
+"""How ClickLake shows numbers and names to a person: one place for the dashboard and notebooks.
+
+Money carries the currency of the `CLICKLAKE_CURRENCY` setting and thousands separators
+("€21,696.29"), counts have separators ("12,345"), every rate shows one decimal ("26.3%"),
+columns get human names instead of snake_case (`label`), countries their name beside the ISO
+code (`country`), funnel steps the name of what the visitor did (`funnel_step`). Charts share
+one colour-blind-safe palette (Okabe–Ito) and the same formats (`vega_locale`, `MONEY_AXIS`).
+Pure Python: no Streamlit, no network; a missing value shows as "–".
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+
+MISSING = "–"
+PERCENT_DECIMALS = 1
+
+# Okabe & Ito (2008), "Color Universal Design": told apart with every common colour-vision
+# deficiency. Black is left out (it reads as text); the first colour is the single-series one.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+           "#999999")
+ACCENT = PALETTE[5]  # the second measure of a dual chart (vermillion against blue)
+
+# currency code → symbol; any other ISO 4217 code is written before the amount ("CHF 12.00")
+SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹", "BRL": "R$",
+           "AUD": "A$", "CAD": "C$"}
+
+
+@cache
+def default_currency() -> str:
+    """The currency of the settings (`CLICKLAKE_CURRENCY`), read once per process."""
+    from clicklake.config import load_settings
+
+    return load_settings().currency
+
+
+def symbol(currency: str | None = None) -> str:
+    """What goes before an amount: "€" for EUR, "CHF " for a code without a symbol here."""
+    code = (currency or default_currency()).upper()
+    return SYMBOLS.get(code, f"{code} ")
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or str(
+        value) in ("NaT", "<NA>", "nan")
+
+
+def money(value: float | None, currency: str | None = None, decimals: int = 2) -> str:
+    """An amount with its currency and thousands separators: "€21,696.29", "-€5.00"."""
+    if _missing(value):
+        return MISSING
+    sign = "-" if value < 0 else ""
+    return f"{sign}{symbol(currency)}{abs(value):,.{decimals}f}"
+
+
+def count(value: float | None) -> str:
+    """A whole number with thousands separators: "12,345"."""
+    return MISSING if _missing(value) else f"{value:,.0f}"
+
+
+def percent(value: float | None, decimals: int = PERCENT_DECIMALS) -> str:
+    """A fraction as a percentage with a fixed number of decimals: 0.2634 → "26.3%"."""
+    return MISSING if _missing(value) else f"{value * 100:,.{decimals}f}%"
+
+
+def points(delta: float | None) -> str | None:
+    """A difference of two rates in percentage points: 0.012 → "+1.2 pp"."""
+    return None if _missing(delta) else f"{delta * 100:+.{PERCENT_DECIMALS}f} pp"
+
+
+def seconds(value: float | None) -> str:
+    """A duration: "45 s", "3 min 05 s", "1 h 02 min"."""
+    if _missing(value):
+        return MISSING
+    s = round(value)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+# -- names -------------------------------------------------------------------------------------
+
+# snake_case column → what a reader calls it (short: tables must fit without a scroll)
+LABELS = {
+    "date": "Date", "hour": "Hour", "visitors": "Visitors", "sessions": "Sessions",
+    "pageviews": "Pageviews", "orders": "Orders", "revenue": "Revenue", "units": "Units",
+    "conversion_rate": "Conversion", "bounce_rate": "Bounce rate",
+    "avg_order_value": "Avg order", "avg_session_seconds": "Avg visit",
+    "new_visitors": "New visitors", "returning_visitors": "Returning",
+    "step": "Step", "step_order": "#", "step_conversion": "From previous",
+    "overall_conversion": "From first step", "segment": "Segment",
+    "utm_source": "Source", "utm_medium": "Medium", "utm_campaign": "Campaign",
+    "revenue_share": "Share", "first_touch": "First touch",
+    "last_non_direct": "Last non-direct", "product_id": "ID", "product_name": "Product",
+    "category": "Category", "price": "Price", "add_to_carts": "Cart adds",
+    "cart_to_purchase": "Cart → buy", "price_band": "Price band", "min_price": "From",
+    "max_price": "To", "value": "Value", "country": "Country", "geo_country": "Country",
+    "geo_region": "Region", "device": "Device", "device_type": "Device", "os": "OS",
+    "browser": "Browser", "page_path": "Page", "page_type": "Type", "entrances": "Entrances",
+    "exits": "Exits", "exit_rate": "Exit rate", "path": "Path (page types)",
+    "converted_sessions": "Converted", "share": "Share", "bucket": "Visit length",
+    "cohort_week": "Cohort", "cohort_visitors": "Visitors", "week_number": "Week",
+    "active_visitors": "Active", "retention": "Retention",
+}
+
+
+def label(column: str) -> str:
+    """The human name of a column: `LABELS`, else "snake_case" → "Snake case"."""
+    return LABELS.get(column) or column.replace("_", " ").strip().capitalize()
+
+
+# what each funnel step of sql/seeds/page_rules.csv means: the page a visit reached
+FUNNEL_STEPS = {
+    "browse": "Browsed",            # home or a category page
+    "add_to_cart": "Viewed product",  # a product page, where the add-to-cart button is
+    "cart": "Opened cart",
+    "checkout": "Reached checkout",
+    "purchase": "Purchased",        # the order confirmation
+}
+
+
+def funnel_step(step: str) -> str:
+    """A funnel step named by what the visitor did: "add_to_cart" → "Viewed product"."""
+    return FUNNEL_STEPS.get(step) or label(step)
+
+
+# ISO 3166-1 alpha-2 → short English name (static: no lookup leaves the machine)
+_COUNTRIES = """
+AD Andorra|AE United Arab Emirates|AF Afghanistan|AG Antigua and Barbuda|AL Albania|AM Armenia
+AO Angola|AR Argentina|AT Austria|AU Australia|AZ Azerbaijan|BA Bosnia and Herzegovina
+BB Barbados|BD Bangladesh|BE Belgium|BF Burkina Faso|BG Bulgaria|BH Bahrain|BI Burundi|BJ Benin
+BN Brunei|BO Bolivia|BR Brazil|BS Bahamas|BT Bhutan|BW Botswana|BY Belarus|BZ Belize|CA Canada
+CD DR Congo|CF Central African Republic|CG Congo|CH Switzerland|CI Côte d'Ivoire|CL Chile
+CM Cameroon|CN China|CO Colombia|CR Costa Rica|CU Cuba|CV Cape Verde|CY Cyprus|CZ Czechia
+DE Germany|DJ Djibouti|DK Denmark|DM Dominica|DO Dominican Republic|DZ Algeria|EC Ecuador
+EE Estonia|EG Egypt|ER Eritrea|ES Spain|ET Ethiopia|FI Finland|FJ Fiji|FR France|GA Gabon
+GB United Kingdom|GD Grenada|GE Georgia|GH Ghana|GM Gambia|GN Guinea|GQ Equatorial Guinea
+GR Greece|GT Guatemala|GW Guinea-Bissau|GY Guyana|HK Hong Kong|HN Honduras|HR Croatia|HT Haiti
+HU Hungary|ID Indonesia|IE Ireland|IL Israel|IN India|IQ Iraq|IR Iran|IS Iceland|IT Italy
+JM Jamaica|JO Jordan|JP Japan|KE Kenya|KG Kyrgyzstan|KH Cambodia|KM Comoros|KP North Korea
+KR South Korea|KW Kuwait|KZ Kazakhstan|LA Laos|LB Lebanon|LC Saint Lucia|LI Liechtenstein
+LK Sri Lanka|LR Liberia|LS Lesotho|LT Lithuania|LU Luxembourg|LV Latvia|LY Libya|MA Morocco
+MC Monaco|MD Moldova|ME Montenegro|MG Madagascar|MK North Macedonia|ML Mali|MM Myanmar
+MN Mongolia|MO Macao|MR Mauritania|MT Malta|MU Mauritius|MV Maldives|MW Malawi|MX Mexico
+MY Malaysia|MZ Mozambique|NA Namibia|NE Niger|NG Nigeria|NI Nicaragua|NL Netherlands|NO Norway
+NP Nepal|NZ New Zealand|OM Oman|PA Panama|PE Peru|PG Papua New Guinea|PH Philippines
+PK Pakistan|PL Poland|PR Puerto Rico|PS Palestine|PT Portugal|PY Paraguay|QA Qatar|RO Romania
+RS Serbia|RU Russia|RW Rwanda|SA Saudi Arabia|SC Seychelles|SD Sudan|SE Sweden|SG Singapore
+SI Slovenia|SK Slovakia|SL Sierra Leone|SM San Marino|SN Senegal|SO Somalia|SR Suriname
+SS South Sudan|SV El Salvador|SY Syria|SZ Eswatini|TD Chad|TG Togo|TH Thailand|TJ Tajikistan
+TL Timor-Leste|TM Turkmenistan|TN Tunisia|TR Türkiye|TT Trinidad and Tobago|TW Taiwan
+TZ Tanzania|UA Ukraine|UG Uganda|US United States|UY Uruguay|UZ Uzbekistan|VA Vatican City
+VE Venezuela|VN Vietnam|YE Yemen|ZA South Africa|ZM Zambia|ZW Zimbabwe
+"""
+COUNTRIES = dict(item.strip().split(" ", 1)
+                 for line in _COUNTRIES.strip().splitlines() for item in line.split("|"))
+
+
+def country_name(code: str | None) -> str:
+    """The English name of an ISO 3166-1 alpha-2 code ("DE" → "Germany"); an unknown code
+    is returned as it is, a missing one as "Unknown"."""
+    if _missing(code) or not str(code).strip():
+        return "Unknown"
+    return COUNTRIES.get(str(code).strip().upper(), str(code))
+
+
+def country(code: str | None) -> str:
+    """A country's name beside its code, "Germany (DE)"; an unknown code alone."""
+    name = country_name(code)
+    return name if name in ("Unknown", str(code)) else f"{name} ({str(code).upper()})"
+
+
+# -- charts (Vega-Lite, as Altair and Streamlit draw them) -------------------------------------
+
+def vega_locale(currency: str | None = None) -> dict:
+    """A Vega number locale whose "$" format prints the setting's currency: with it,
+    `format="$,.2f"` reads "€21,696.29" and `"$,.0f"` "€8,000" on an axis."""
+    sym = symbol(currency)
+    return {"number": {"decimal": ".", "thousands": ",", "grouping": [3],
+                       "currency": [sym, ""]}}
+
+
+MONEY_AXIS = "$,.0f"   # with `vega_locale`: "€8,000"
+MONEY_TIP = "$,.2f"    # "€21,696.29"
+COUNT_AXIS = ",.0f"
+PERCENT_AXIS = f".{PERCENT_DECIMALS}%"
+HOUR_AXIS = "%H:%M"    # time axis labels read as hours of the day
+DAY_AXIS = "%d %b"
+
+# which columns hold money or rates (by name, across every mart and dashboard query): tables
+# and charts format them from here; every other number is a count
+MONEY_COLUMNS = frozenset({"revenue", "price", "min_price", "max_price", "avg_order_value",
+                           "first_touch", "last_non_direct"})
+PERCENT_COLUMNS = frozenset({"conversion_rate", "bounce_rate", "step_conversion",
+                             "overall_conversion", "revenue_share", "exit_rate", "share",
+                             "retention", "cart_to_purchase"})
+
+
+def kind(column: str) -> str:
+    """'money', 'percent' or 'count': how a column's numbers are shown."""
+    if column in MONEY_COLUMNS:
+        return "money"
+    return "percent" if column in PERCENT_COLUMNS else "count"
+
+
+def value(column: str, number: float | None, currency: str | None = None) -> str:
+    """`number` formatted as the column it comes from: money, a rate or a count."""
+    return {"money": lambda v: money(v, currency), "percent": percent,
+            "count": count}[kind(column)](number)
