@@ -28,8 +28,8 @@ NO_DATA = "No data yet — run `make demo` or the Airflow DAG, then reload this 
 APPLIES = {
     "overview": ("dates", "source", "device", "country"),
     "funnel": ("dates", "source", "device"),
-    "acquisition": ("dates", "source"),
-    "products": ("dates",),
+    "acquisition": ("dates", "source", "medium", "campaign"),
+    "products": ("dates", "product"),
     "audience": ("dates", "device", "country"),
     "behaviour": ("dates",),
     "cohorts": ("dates",),
@@ -43,13 +43,18 @@ PAGE_ORDERS = ("pageviews", "entrances", "exits")
 
 @dataclass(frozen=True)
 class Filters:
-    """The sidebar's global filters: an inclusive date range and optional dimension values."""
+    """The sidebar's global filters: an inclusive date range, optional dimension values, and
+    the period the KPI cards and trend charts compare against (`COMPARISONS`)."""
 
     start: date
     end: date
     sources: tuple[str, ...] = ()
     devices: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
+    mediums: tuple[str, ...] = ()
+    campaigns: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
+    comparison: str = "previous"
 
     @property
     def days(self) -> int:
@@ -60,6 +65,11 @@ class Filters:
         return replace(self, start=self.start - timedelta(days=self.days),
                        end=self.start - timedelta(days=1))
 
+    def compared(self) -> Filters | None:
+        """The same filters over the comparison period, or None for no comparison."""
+        span = comparison_range(self.start, self.end, self.comparison)
+        return None if span is None else replace(self, start=span[0], end=span[1])
+
     def params(self) -> dict[str, object]:
         return {
             "start": self.start,
@@ -67,7 +77,144 @@ class Filters:
             "sources": list(self.sources),
             "devices": list(self.devices),
             "countries": list(self.countries),
+            "mediums": list(self.mediums),
+            "campaigns": list(self.campaigns),
+            "products": list(self.products),
         }
+
+
+# -- time: presets and comparisons (pure: the sidebar and the tests call the same functions) ----
+
+PRESETS = {
+    "today": "Today",
+    "yesterday": "Yesterday",
+    "last_7": "Last 7 days",
+    "last_28": "Last 28 days",
+    "last_90": "Last 90 days",
+    "month_to_date": "Month to date",
+    "last_month": "Last month",
+    "custom": "Custom",
+}
+DEFAULT_PRESET = "last_7"
+COMPARISONS = {
+    "previous": "Previous period",
+    "year": "Same period last year (by weekday)",
+    "none": "No comparison",
+}
+YEAR_BACK = timedelta(days=364)  # 52 weeks: a Monday is compared with a Monday
+
+
+def preset_range(preset: str, today: date) -> tuple[date, date]:
+    """The inclusive days of `preset`, where `today` is the newest day with data in the lake
+    (the data need not be from the wall clock's today): 'today', 'yesterday', 'last_7',
+    'last_28', 'last_90' (ending today), 'month_to_date' or 'last_month' (the whole calendar
+    month before today's)."""
+    if preset == "today":
+        return today, today
+    if preset == "yesterday":
+        day = today - timedelta(days=1)
+        return day, day
+    if preset in ("last_7", "last_28", "last_90"):
+        return today - timedelta(days=int(preset.split("_")[1]) - 1), today
+    if preset == "month_to_date":
+        return today.replace(day=1), today
+    if preset == "last_month":
+        end = today.replace(day=1) - timedelta(days=1)
+        return end.replace(day=1), end
+    raise ValueError(f"unknown date preset {preset!r}: use one of {', '.join(PRESETS)}")
+
+
+def comparison_range(start: date, end: date, comparison: str) -> tuple[date, date] | None:
+    """The days `start`..`end` are compared with: the period of equal length just before
+    ('previous'), the same weekdays 52 weeks earlier ('year'), or None ('none')."""
+    if comparison == "previous":
+        days = end - start + timedelta(days=1)
+        return start - days, start - timedelta(days=1)
+    if comparison == "year":
+        return start - YEAR_BACK, end - YEAR_BACK
+    if comparison == "none":
+        return None
+    raise ValueError(f"unknown comparison {comparison!r}: use one of {', '.join(COMPARISONS)}")
+
+
+# The URL's query parameters: one per filter, a list filter as a repeated parameter.
+URL_LISTS = {"source": "sources", "device": "devices", "country": "countries",
+             "medium": "mediums", "campaign": "campaigns", "product": "products"}
+URL_KEYS = ("preset", "start", "end", "compare", *URL_LISTS)
+
+
+@dataclass(frozen=True)
+class View:
+    """What the sidebar shows, as a shared link carries it: a preset (resolved against the
+    lake's newest day when the page opens) or custom `start`/`end`, the comparison and the
+    chosen values of every list filter (`URL_LISTS`: parameter → field)."""
+
+    preset: str = DEFAULT_PRESET
+    start: date | None = None
+    end: date | None = None
+    comparison: str = "previous"
+    sources: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+    mediums: tuple[str, ...] = ()
+    campaigns: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
+
+    def dates(self, today: date) -> tuple[date, date]:
+        """The inclusive days this view shows when the lake's newest day is `today`."""
+        if self.preset == "custom" and self.start and self.end:
+            return self.start, self.end
+        return preset_range(self.preset if self.preset != "custom" else DEFAULT_PRESET, today)
+
+    def filters(self, today: date) -> Filters:
+        start, end = self.dates(today)
+        return Filters(start, end, comparison=self.comparison,
+                       **{field: getattr(self, field) for field in URL_LISTS.values()})
+
+
+def view_to_query(view: View) -> dict[str, str | list[str]]:
+    """The query parameters of a link to `view` (empty lists left out)."""
+    out: dict[str, str | list[str]] = {"preset": view.preset}
+    if view.preset == "custom":
+        out.update(start=view.start.isoformat(), end=view.end.isoformat())
+    out["compare"] = view.comparison
+    for key, field in URL_LISTS.items():
+        if getattr(view, field):
+            out[key] = list(getattr(view, field))
+    return out
+
+
+def view_from_query(query: dict[str, list[str]]) -> tuple[View, list[str]]:
+    """The view a link's query parameters (each a list of values) describe, and one line per
+    value that could not be used (that part falls back to its default)."""
+    problems: list[str] = []
+
+    def single(key: str, allowed: dict | None, default: str) -> str:
+        values = query.get(key) or []
+        if not values:
+            return default
+        if allowed is not None and values[-1] not in allowed:
+            problems.append(f"ignored {key}={values[-1]!r} from the link: use one of "
+                            f"{', '.join(allowed)}")
+            return default
+        return values[-1]
+
+    preset = single("preset", PRESETS, DEFAULT_PRESET)
+    comparison = single("compare", COMPARISONS, "previous")
+    start = end = None
+    if preset == "custom":
+        try:
+            start = date.fromisoformat(single("start", None, ""))
+            end = date.fromisoformat(single("end", None, ""))
+            if start > end:
+                raise ValueError("start after end")
+        except ValueError:
+            problems.append("ignored the link's custom dates: they need start=YYYY-MM-DD and "
+                            "end=YYYY-MM-DD, start not after end")
+            preset, start, end = DEFAULT_PRESET, None, None
+    lists = {field: tuple(dict.fromkeys(v for v in query.get(key) or [] if v))
+             for key, field in URL_LISTS.items()}
+    return View(preset, start, end, comparison, **lists), problems
 
 
 @cache
@@ -107,6 +254,16 @@ def filter_options(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     row = run(con, "filter_options").iloc[0]
     return {k: list(row[k]) if row[k] is not None else [] for k in ("sources", "devices",
                                                                       "countries")}
+
+
+def campaign_and_product_options(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """The sidebar's other values: UTM mediums and campaigns in the acquisition mart, product
+    ids in the product mart, and `product_names` (id → latest name)."""
+    mediums, campaigns, names = con.execute(
+        queries()["campaign_and_product_options"]).fetchone()
+    names = dict(names or {})
+    return {"mediums": list(mediums or []), "campaigns": list(campaigns or []),
+            "products": sorted(names), "product_names": names}
 
 
 # -- pages -------------------------------------------------------------------------------------
@@ -201,6 +358,23 @@ def paths(
     """The most common page-type paths through a visit, with how many of them converted
     (only the converting visits' paths with `converted_only`)."""
     return run(con, "paths", **f.params(), limit=limit, converted_only=converted_only)
+
+
+def path_page_types(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
+    """Per page type: the visits whose path passes through it, how many converted, and the
+    share of all converting visits (`share_of_converting`) and of all other visits
+    (`share_of_other`) that reach it: where the two kinds of visit differ."""
+    return run(con, "path_page_types", **f.params())
+
+
+def path_prefixes(
+    con: duckdb.DuckDBPyConnection, f: Filters, steps: int = 3, limit: int = 15
+) -> pd.DataFrame:
+    """Visits grouped by their path's first `steps` page types (1 to 6, `path_start`), with
+    how many converted, their conversion rate and their share of all visits."""
+    if not 1 <= steps <= 6:
+        raise ValueError(f"steps must be 1 to 6 (a path keeps six), not {steps}")
+    return run(con, "path_prefixes", **f.params(), steps=steps, limit=limit)
 
 
 def session_lengths(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:

@@ -10,7 +10,7 @@ and its tests import it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +106,19 @@ def show_unavailable(exc: Unavailable) -> None:
         st.error(f"The dashboard cannot read the lake: {exc}", icon=":material/error:")
 
 
-# -- the sidebar's global filters ---------------------------------------------------------------
+# -- the sidebar's global filters, kept in the URL ------------------------------------------------
+
+# the sidebar's widget keys per list filter of `dashboard.View`, and their labels
+LIST_WIDGETS = {"sources": "Source", "devices": "Device", "countries": "Country",
+                "mediums": "UTM medium", "campaigns": "UTM campaign", "products": "Product"}
+_ALL = {"sources": "All sources", "devices": "All devices", "countries": "All countries",
+        "mediums": "All mediums", "campaigns": "All campaigns", "products": "All products"}
+
 
 def sidebar() -> None:
-    """Render the global filters in the sidebar and remember them for the page of this run."""
+    """Render the global filters in the sidebar and remember them for the page of this run.
+    A new session starts from the filters in the URL's query parameters; every run writes the
+    filters back to the URL, so a copied link reproduces the view."""
     st.session_state["filters"] = None
     st.session_state["filters_problem"] = None
     try:
@@ -122,25 +131,98 @@ def sidebar() -> None:
         st.session_state["filters_problem"] = Unavailable("the marts have no rows", True)
         return
     first, last = bounds
+    try:  # a lake without the acquisition or product mart still has the other pages
+        options = {**options, **fetch(dashboard.campaign_and_product_options)}
+    except Unavailable:
+        options = {**options, "mediums": [], "campaigns": [], "products": []}
+    if not st.session_state.get("url_read"):
+        _from_url(options, last)
+        st.session_state["url_read"] = True
     with st.sidebar:
         st.subheader("Filters")
+        st.selectbox("Period", list(dashboard.PRESETS), format_func=dashboard.PRESETS.get,
+                     key="preset", on_change=_preset_chosen, args=(last,),
+                     help="Counted back from the newest day with data in the lake.")
         picked = st.date_input(
-            "Dates", value=(max(first, last - timedelta(days=6)), last), min_value=first,
-            max_value=last, key="dates", help="Reporting-time-zone days, both ends included.",
+            "Dates", min_value=min(first, *_dates_or(last)), max_value=max(last, *_dates_or(
+                last)), key="dates", on_change=_dates_picked,
+            help="Reporting-time-zone days, both ends included.",
         )
         start, end = _date_range(picked, last)
-        sources = st.multiselect("Source", options["sources"], key="sources",
-                                 placeholder="All sources")
-        devices = st.multiselect("Device", options["devices"], key="devices",
-                                 placeholder="All devices")
-        countries = st.multiselect("Country", options["countries"], key="countries",
-                                   placeholder="All countries")
+        st.caption(f"Today = the newest day in the lake, {last:%d %b %Y}.")
+        st.selectbox("Compare with", list(dashboard.COMPARISONS),
+                     format_func=dashboard.COMPARISONS.get, key="comparison")
+        for key, label in LIST_WIDGETS.items():
+            st.multiselect(label, options[key], key=key, placeholder=_ALL[key],
+                           format_func=_namer(options, key))
         st.button("Refresh data", icon=":material/refresh:", on_click=refresh,
                   help=f"Results are cached for {TTL_SECONDS} s.")
         st.caption(f"Data from {first:%d %b %Y} to {last:%d %b %Y}.")
-    st.session_state["filters"] = dashboard.Filters(
-        start, end, tuple(sources), tuple(devices), tuple(countries)
-    )
+    for problem in st.session_state.get("url_problems", []):
+        st.sidebar.warning(problem, icon=":material/link_off:")
+    view = _view(start, end)
+    _to_url(view)
+    st.session_state["filters"] = view.filters(last)
+
+
+def _dates_or(last: date) -> tuple[date, ...]:
+    # the days the date widget holds (a link's or a preset's may lie outside the data)
+    return tuple(d for d in st.session_state.get("dates") or (last,) if d) or (last,)
+
+
+def _namer(options: dict, key: str) -> Callable[[str], str]:
+    names = options.get("product_names", {}) if key == "products" else {}
+    return lambda value: f"{names[value]} ({value})" if value in names else value
+
+
+def _preset_chosen(last: date) -> None:
+    preset = st.session_state["preset"]
+    if preset != "custom":
+        st.session_state["dates"] = dashboard.preset_range(preset, last)
+
+
+def _dates_picked() -> None:
+    st.session_state["preset"] = "custom"
+
+
+def _from_url(options: dict, last: date) -> None:
+    """Set the sidebar's widgets from the URL (a new session); values the data does not have
+    are dropped with one line each."""
+    query = {k: st.query_params.get_all(k) for k in dashboard.URL_KEYS}
+    view, problems = dashboard.view_from_query(query)
+    st.session_state["preset"] = view.preset
+    st.session_state["dates"] = view.dates(last)
+    st.session_state["comparison"] = view.comparison
+    for key in LIST_WIDGETS:
+        chosen = getattr(view, key)
+        known = [v for v in chosen if v in options[key]]
+        if len(known) < len(chosen):
+            unknown = ", ".join(repr(v) for v in chosen if v not in options[key])
+            problems.append(f"ignored {LIST_WIDGETS[key].lower()} {unknown} from the link: "
+                            "not in the data")
+        st.session_state[key] = known
+    st.session_state["url_problems"] = problems
+
+
+def _view(start: date, end: date) -> dashboard.View:
+    preset = st.session_state["preset"]
+    return dashboard.View(
+        preset, start if preset == "custom" else None, end if preset == "custom" else None,
+        st.session_state["comparison"],
+        **{key: tuple(st.session_state.get(key) or ()) for key in LIST_WIDGETS})
+
+
+def _to_url(view: dashboard.View) -> None:
+    # write only what changed: each write is a message to the browser
+    wanted = dashboard.view_to_query(view)
+    for key in dashboard.URL_KEYS:
+        value = wanted.get(key)
+        current = st.query_params.get_all(key)
+        if value is None:
+            if current:
+                del st.query_params[key]
+        elif (value if isinstance(value, list) else [value]) != current:
+            st.query_params[key] = value
 
 
 def _date_range(picked: Any, last: date) -> tuple[date, date]:
@@ -168,14 +250,32 @@ def filters(page: str) -> dashboard.Filters:
                          or Unavailable("no lake yet", True))
         st.stop()
     applies = dashboard.APPLIES[page]
-    chosen = {"source": f.sources, "device": f.devices, "country": f.countries}
+    chosen = {"source": f.sources, "device": f.devices, "country": f.countries,
+              "medium": f.mediums, "campaign": f.campaigns, "product": f.products}
     ignored = [k for k, values in chosen.items() if values and k not in applies]
-    period = f"{f.start:%d %b %Y}" + ("" if f.days == 1 else f" – {f.end:%d %b %Y}")
-    note = f"{period} ({f.days} day{'s' if f.days > 1 else ''})"
+    note = f"{period(f.start, f.end)} ({f.days} day{'s' if f.days > 1 else ''})"
+    if applies:
+        note += f" · filters that apply here: {', '.join(applies)}"
     if ignored:
         note += f" · not filtered by {', '.join(ignored)}: this data has no such column"
     st.caption(note)
     return f
+
+
+def period(start: date, end: date) -> str:
+    """"05 Mar 2024", or "28 Feb 2024 – 05 Mar 2024" for more than one day."""
+    return f"{start:%d %b %Y}" + ("" if start == end else f" – {end:%d %b %Y}")
+
+
+def versus(f: dashboard.Filters) -> tuple[dashboard.Filters | None, str]:
+    """The comparison filters of `f` (None for no comparison) and how a KPI card names them,
+    short enough for a card ("21 Feb – 27 Feb", the year only when it is not the period's)."""
+    other = f.compared()
+    if other is None:
+        return None, ""
+    day = "%d %b" if other.start.year == other.end.year == f.end.year else "%d %b %Y"
+    return other, f"{other.start:{day}}" + (
+        "" if other.start == other.end else f" – {other.end:{day}}")
 
 
 # -- formats and charts (clicklake.formatting: the same formats as the notebooks) -------------
@@ -220,10 +320,11 @@ def column(name: str, title: str | None = None, **kw: Any) -> Any:
     return st.column_config.NumberColumn(title, format="localized", **kw)
 
 
-def table(df: pd.DataFrame, **columns: Any) -> None:
+def table(df: pd.DataFrame, download_name: str | None = None, **columns: Any) -> None:
     """A dataframe without the index, every column labelled and formatted by its name
-    (`clicklake.formatting`); `columns` overrides a column with a label or a config. Rates are
-    shown as percentages with one decimal."""
+    (`clicklake.formatting`), with a CSV download of the same rows and columns (`csv_bytes`,
+    file `clicklake-<download_name>.csv`); `columns` overrides a column with a label or a
+    config. Rates are shown as percentages with one decimal."""
     shown = df.copy()
     config = {}
     for name in shown.columns:
@@ -238,6 +339,20 @@ def table(df: pd.DataFrame, **columns: Any) -> None:
         if fmt_of and fmt_of.endswith("%%"):
             shown[name] = shown[name] * 100
     st.dataframe(shown, hide_index=True, column_config=config)
+    name = download_name or "-".join(str(c) for c in df.columns[:2])
+    st.download_button(
+        "CSV", lambda: csv_bytes(df), file_name=f"clicklake-{name}.csv", mime="text/csv",
+        icon=":material/download:", type="tertiary", on_click="ignore",
+        key=f"csv-{name}-{len(df)}-{'|'.join(map(str, df.columns))}",
+        help="The rows and columns of this table; raw values (rates as fractions, money "
+             "without currency), column names as in the lake.",
+    )
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """A table as the CSV its download button gives: the same rows and columns, raw values
+    (rates as fractions 0–1, money as plain numbers), the lake's column names, UTF-8."""
+    return df.to_csv(index=False).encode()
 
 
 def _themed(chart: Any) -> Any:
@@ -287,27 +402,49 @@ def _bar_size(n: int) -> int:
     return max(3, min(36, int(420 / max(n, 1) * 0.7)))
 
 
-def bars_and_line(daily: pd.DataFrame, bar: str, line: str) -> None:
-    """Per day (`date`): bars of `bar` and a line of `line`, each on its own axis and colour."""
-    base = alt.Chart(daily).encode(
-        x=alt.X("yearmonthdate(date):O", title=None,
-                axis=alt.Axis(format=formatting.DAY_AXIS, labelAngle=0, labelOverlap=True)))
+def bars_and_line(daily: pd.DataFrame, bar: str, line: str,
+                  before: pd.DataFrame | None = None, shift: int = 0) -> None:
+    """Per day (`date`): bars of `bar` and a line of `line`, each on its own axis and colour.
+    With `before` (the comparison period's days), each measure's comparison is drawn as a
+    lighter dashed line on the same axis, its days moved `shift` days forward onto the
+    period's own."""
+    x = alt.X("yearmonthdate(date):O", title=None,
+              axis=alt.Axis(format=formatting.DAY_AXIS, labelAngle=0, labelOverlap=True))
     tips = ["date:T", alt.Tooltip(f"{bar}:Q", format=tip_format(bar), title=formatting.label(bar)),
             alt.Tooltip(f"{line}:Q", format=tip_format(line), title=formatting.label(line))]
-    chart = alt.layer(
-        base.mark_bar(color=formatting.PALETTE[0], size=_bar_size(len(daily))).encode(
-            y=alt.Y(f"{bar}:Q", title=formatting.label(bar),
-                    axis=alt.Axis(format=axis_format(bar), titleColor=formatting.PALETTE[0])),
-            tooltip=tips,
-        ),
-        base.mark_line(color=formatting.ACCENT, strokeWidth=2.5, point=alt.OverlayMarkDef(
-            size=90, filled=True, color=formatting.ACCENT)).encode(
-            y=alt.Y(f"{line}:Q", title=formatting.label(line), scale=alt.Scale(zero=True),
-                    axis=alt.Axis(format=axis_format(line), titleColor=formatting.ACCENT)),
-            tooltip=tips,
-        ),
-    ).resolve_scale(y="independent").properties(height=280)
+    base = alt.Chart(daily).encode(x=x)
+    bar_y = alt.Y(f"{bar}:Q", title=formatting.label(bar),
+                  axis=alt.Axis(format=axis_format(bar), titleColor=formatting.PALETTE[0]))
+    line_y = alt.Y(f"{line}:Q", title=formatting.label(line), scale=alt.Scale(zero=True),
+                   axis=alt.Axis(format=axis_format(line), titleColor=formatting.ACCENT))
+    bars_layer: Any = base.mark_bar(color=formatting.PALETTE[0],
+                                    size=_bar_size(len(daily))).encode(y=bar_y, tooltip=tips)
+    line_layer: Any = base.mark_line(
+        color=formatting.ACCENT, strokeWidth=2.5,
+        point=alt.OverlayMarkDef(size=90, filled=True, color=formatting.ACCENT),
+    ).encode(y=line_y, tooltip=tips)
+    if before is not None and not before.empty:
+        moved = before.assign(
+            compared_day=pd.to_datetime(before["date"]),
+            date=pd.to_datetime(before["date"]) + pd.Timedelta(days=shift))
+        moved = moved[moved["date"].isin(pd.to_datetime(daily["date"]))]
+        bars_layer = alt.layer(bars_layer, _compared(moved, x, bar, bar_y, formatting.PALETTE[4]))
+        line_layer = alt.layer(line_layer, _compared(moved, x, line, line_y, formatting.ACCENT))
+    chart = alt.layer(bars_layer, line_layer).resolve_scale(y="independent").properties(
+        height=280)
     show(chart)
+
+
+def _compared(moved: pd.DataFrame, x: Any, measure: str, y: Any, color: str) -> Any:
+    # the comparison period of one measure: a light dashed line, its tooltip naming its day
+    return alt.Chart(moved).mark_line(
+        color=color, strokeDash=[5, 4], strokeWidth=2, opacity=0.8,
+        point=alt.OverlayMarkDef(size=40, filled=False, color=color, opacity=0.8),
+    ).encode(x=x, y=y, tooltip=[
+        alt.Tooltip("compared_day:T", title="Compared day"),
+        alt.Tooltip(f"{measure}:Q", format=tip_format(measure),
+                    title=f"{formatting.label(measure)}, compared"),
+    ])
 
 
 def per_hour(hourly: pd.DataFrame, measure: str, one_day: bool, color: str) -> None:

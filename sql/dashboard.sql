@@ -17,6 +17,18 @@ select
         as countries,
 from mart.hourly_traffic
 
+-- query: campaign_and_product_options
+-- the filters only the acquisition and product marts have; a product's latest name, so the
+-- sidebar can say which product an id is
+select
+    (select list(distinct utm_medium order by utm_medium) from mart.acquisition_daily
+     where utm_medium is not null) as mediums,
+    (select list(distinct utm_campaign order by utm_campaign) from mart.acquisition_daily
+     where utm_campaign is not null) as campaigns,
+    (select map(list(product_id order by product_id), list(product_name order by product_id))
+     from (select product_id, arg_max(product_name, date) as product_name
+           from mart.product_performance_daily group by product_id)) as product_names,
+
 -- query: kpis
 -- stage.sessions, like the marts, must show a missing source, device or country as a value
 with
@@ -156,6 +168,8 @@ select
 from mart.acquisition_daily
 where date between $start and $end
   and (len($sources::varchar[]) = 0 or list_contains($sources::varchar[], utm_source))
+  and (len($mediums::varchar[]) = 0 or list_contains($mediums::varchar[], utm_medium))
+  and (len($campaigns::varchar[]) = 0 or list_contains($campaigns::varchar[], utm_campaign))
 group by all
 order by sessions desc, utm_source, utm_medium nulls first, utm_campaign nulls first
 
@@ -171,6 +185,8 @@ from mart.attribution
 where date between $start and $end
   and model = $model
   and (len($sources::varchar[]) = 0 or list_contains($sources::varchar[], utm_source))
+  and (len($mediums::varchar[]) = 0 or list_contains($mediums::varchar[], utm_medium))
+  and (len($campaigns::varchar[]) = 0 or list_contains($campaigns::varchar[], utm_campaign))
 group by all
 order by revenue desc, utm_source, utm_medium nulls first, utm_campaign nulls first
 
@@ -182,6 +198,8 @@ select
 from mart.attribution
 where date between $start and $end
   and (len($sources::varchar[]) = 0 or list_contains($sources::varchar[], utm_source))
+  and (len($mediums::varchar[]) = 0 or list_contains($mediums::varchar[], utm_medium))
+  and (len($campaigns::varchar[]) = 0 or list_contains($campaigns::varchar[], utm_campaign))
 group by utm_source
 order by first_touch + last_non_direct desc, utm_source
 
@@ -198,6 +216,7 @@ select
     sum(units) / nullif(sum(add_to_carts), 0) as cart_to_purchase,
 from mart.product_performance_daily
 where date between $start and $end
+  and (len($products::varchar[]) = 0 or list_contains($products::varchar[], product_id))
 group by product_id
 order by revenue desc, units desc, product_id
 limit $limit
@@ -213,6 +232,7 @@ select
     sum(units) / nullif(sum(add_to_carts), 0) as cart_to_purchase,
 from mart.product_performance_daily
 where date between $start and $end
+  and (len($products::varchar[]) = 0 or list_contains($products::varchar[], product_id))
 group by category
 order by revenue desc, category
 
@@ -228,6 +248,7 @@ select
     sum(units) / nullif(sum(add_to_carts), 0) as cart_to_purchase,
 from mart.product_performance_daily
 where date between $start and $end
+  and (len($products::varchar[]) = 0 or list_contains($products::varchar[], product_id))
 group by price_band
 order by min_price
 
@@ -306,6 +327,60 @@ where date between $start and $end
   and (not $converted_only or converted)
 group by path
 order by sessions desc, path
+limit $limit
+
+-- query: path_page_types
+-- Where converting and other visits differ: per page type, the share of the converting visits
+-- and of the other visits whose path (its first six steps) passes through it. A whole path
+-- never matches across the two (a converting one ends in checkout > confirmation).
+with
+
+paths as (
+    select
+        converted,
+        sessions,
+        list_distinct(list_filter(string_split(path, ' > '), t -> t <> '...')) as page_types,
+    from mart.session_paths
+    where date between $start and $end
+),
+
+totals as (
+    select
+        sum(sessions) filter (where converted) as converting,
+        sum(sessions) filter (where not converted) as other,
+    from paths
+),
+
+reached as (
+    select page_type, sessions, converted
+    from paths, unnest(page_types) as t(page_type)
+)
+
+select
+    r.page_type,
+    sum(r.sessions)::bigint as sessions,
+    coalesce(sum(r.sessions) filter (where r.converted), 0)::bigint as converted_sessions,
+    coalesce(sum(r.sessions) filter (where r.converted), 0) / sum(r.sessions) as conversion_rate,
+    coalesce(sum(r.sessions) filter (where r.converted), 0) / nullif(any_value(t.converting), 0)
+        as share_of_converting,
+    coalesce(sum(r.sessions) filter (where not r.converted), 0) / nullif(any_value(t.other), 0)
+        as share_of_other,
+from reached as r, totals as t
+group by r.page_type
+order by sessions desc, r.page_type
+
+-- query: path_prefixes
+-- How visits that start the same way convert: paths cut to their first $steps page types
+select
+    array_to_string(string_split(path, ' > ')[1:$steps], ' > ') as path_start,
+    sum(sessions)::bigint as sessions,
+    coalesce(sum(sessions) filter (where converted), 0)::bigint as converted_sessions,
+    coalesce(sum(sessions) filter (where converted), 0) / sum(sessions) as conversion_rate,
+    sum(sessions) / sum(sum(sessions)) over () as share,
+from mart.session_paths
+where date between $start and $end
+group by path_start
+order by sessions desc, path_start
 limit $limit
 
 -- query: session_lengths

@@ -8,12 +8,14 @@ hours of shop traffic across midnight (two days, so the Overview has a previous 
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 from support import build_lake
@@ -238,11 +240,11 @@ def test_behaviour_pages_paths_and_session_lengths_equal_the_lake(lake):
     top_paths = """
         select path, sum(sessions) from mart.session_paths where converted or not $1
         group by path order by 2 desc, 1 limit 15"""
-    for converted_only, column in ((False, "conversion_rate"), (True, "revenue")):
-        shown = frame_with(at, "share", nth=int(converted_only))
-        assert column in shown.columns
-        expected = lake.execute(top_paths, [converted_only]).fetchall()
-        assert list(zip(shown["path"], shown["sessions"], strict=True)) == expected
+    # the converting visits' paths (tests/test_paths.py checks the views comparing them)
+    shown = frame_with(at, "path")
+    assert "revenue" in shown.columns
+    expected = lake.execute(top_paths, [True]).fetchall()
+    assert list(zip(shown["path"], shown["sessions"], strict=True)) == expected
     median, p90 = one(lake, """
         select median(duration_s), quantile_cont(duration_s, 0.9) from stage.sessions""")
     assert metrics(at)["Median"][0] == formatting.seconds(median)
@@ -382,3 +384,99 @@ def test_the_dashboard_connection_cannot_write(lake):
     (after,) = one(lake, "select max(snapshot_id) from ducklake_snapshots('lake')")
     assert after == before
     assert one(lake, "select count(*) from mart.daily_kpis")[0] == 2
+
+
+# -- time, links and downloads -----------------------------------------------------------------
+
+
+def app_at(query: dict[str, str | list[str]], page: str = "overview") -> AppTest:
+    """The app opened from a link with these query parameters."""
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params.update(query)
+    at.run()
+    if page != "overview":
+        at.switch_page(f"app_pages/{page}.py").run()
+    return at
+
+
+def test_a_link_opens_its_preset_comparison_and_filters_and_a_change_updates_it(lake):
+    device = one(lake, "select device_type from mart.hourly_traffic where date = $1 "
+                       "group by all order by sum(sessions) desc limit 1", [DAY1])[0]
+    at = app_at({"preset": "yesterday", "compare": "none", "device": device})
+    no_errors(at)
+    assert at.selectbox(key="preset").value == "yesterday"
+    assert at.date_input(key="dates").value == (DAY1, DAY1)  # the day before the newest
+    assert at.multiselect(key="devices").value == [device]
+    (sessions,) = one(lake, "select sum(sessions) from mart.hourly_traffic "
+                            "where date = $1 and device_type = $2", [DAY1, device])
+    shown = metrics(at)
+    assert shown["Sessions"][0] == f"{sessions:,}" and not shown["Sessions"][1]  # no delta
+    assert any("04 Mar 2024 (1 day)" in c.value for c in at.caption)
+    assert any("Today = the newest day in the lake, 05 Mar 2024" in c.value for c in at.caption)
+    at.selectbox(key="comparison").set_value("previous")
+    at.multiselect(key="devices").set_value([]).run()
+    no_errors(at)
+    assert dict(at.query_params) == {"preset": "yesterday", "compare": "previous"}
+    at.date_input(key="dates").set_value((DAY1, DAY2)).run()
+    assert dict(at.query_params) == {"preset": "custom", "start": "2024-03-04",
+                                     "end": "2024-03-05", "compare": "previous"}
+
+
+def test_a_link_value_the_data_does_not_have_is_dropped_with_one_line(lake):
+    at = app_at({"preset": "fortnight", "country": ["DE", "Atlantis"]})
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert any("fortnight" in w for w in warnings)
+    assert any("'Atlantis'" in w for w in warnings)
+    assert at.selectbox(key="preset").value == "last_7"
+
+
+def test_medium_campaign_and_product_filters_apply_where_the_marts_have_them(lake):
+    medium, campaign = one(lake, """
+        select utm_medium, utm_campaign from mart.acquisition_daily group by all
+        order by sum(sessions) desc, 1, 2 limit 1""")
+    at = app_at({"medium": medium, "campaign": campaign}, "acquisition")
+    no_errors(at)
+    channels = frame_with(at, "utm_medium")
+    assert set(channels["utm_medium"]) == {medium}
+    assert set(channels["utm_campaign"]) == {campaign}
+    (sessions,) = one(lake, "select sum(sessions) from mart.acquisition_daily "
+                            "where utm_medium = $1 and utm_campaign = $2", [medium, campaign])
+    assert channels["sessions"].sum() == sessions
+    at.switch_page("app_pages/overview.py").run()
+    assert any("not filtered by medium, campaign" in c.value for c in at.caption)
+    product = one(lake, "select product_id from mart.product_performance_daily "
+                        "group by 1 order by sum(revenue) desc, 1 limit 1")[0]
+    at = app_at({"product": product}, "products")
+    no_errors(at)
+    assert list(frame_with(at, "product_id")["product_id"]) == [product]
+    assert any("filters that apply here: dates, product" in c.value for c in at.caption)
+
+
+def test_last_year_comparison_shows_no_delta_when_that_period_has_no_data(lake):
+    at = app_at({"preset": "today", "compare": "year"})
+    no_errors(at)
+    sessions, delta = metrics(at)["Sessions"]
+    assert sessions != "–" and not delta
+    assert any("07 Mar 2023" in c.value for c in at.caption)  # 364 days before, a Tuesday
+
+
+@pytest.mark.parametrize("page", ["overview", "acquisition", "products", "audience", "cohorts"])
+def test_every_table_has_a_csv_download(lake, page):
+    at = app(page)
+    no_errors(at)
+    assert len(at.get("download_button")) == len(at.dataframe) >= 1
+
+
+def test_a_csv_download_equals_the_table_shown_in_raw_values(lake):
+    at = app("products")
+    shown = frame_with(at, "product_id")
+    csv = pd.read_csv(io.BytesIO(ui.csv_bytes(dashboard.top_products(
+        lake, dashboard.Filters(DAY1, DAY2), 20)[list(shown.columns)])),
+        dtype={"product_id": str})
+    assert list(csv.columns) == list(shown.columns)
+    assert list(csv["product_id"]) == list(shown["product_id"])
+    assert list(csv["units"]) == list(shown["units"])
+    # rates are fractions in the file, percentages on the screen
+    assert (csv["cart_to_purchase"] * 100).round(6).tolist() == pytest.approx(
+        shown["cart_to_purchase"].astype(float).round(6).tolist(), nan_ok=True)

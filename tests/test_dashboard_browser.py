@@ -158,3 +158,52 @@ def test_every_page_renders_in_chromium_without_an_error_or_a_scrolling_table(
     assert shot.stat().st_size > 20_000  # a page with content, not a blank frame
     overflowing = browser.evaluate(OVERFLOW_JS)
     assert overflowing == [], f"tables that scroll sideways at {width} px: {overflowing}"
+
+
+# The page's caption lines, its KPI cards (label → value), its download buttons and its URL.
+SHOWN_JS = """(() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const text = (el) => el ? el.textContent.trim() : null;
+  return {
+    captions: Array.from(main.querySelectorAll('[data-testid="stCaptionContainer"]'))
+      .map(text),
+    metrics: Object.fromEntries(Array.from(main.querySelectorAll('[data-testid="stMetric"]'))
+      .map((m) => [text(m.querySelector('[data-testid="stMetricLabel"]')),
+                   text(m.querySelector('[data-testid="stMetricValue"]'))])),
+    downloads: main.querySelectorAll('[data-testid="stDownloadButton"]').length,
+    url: location.href,
+  };
+})()"""
+
+
+def test_a_link_with_a_preset_and_filters_opens_exactly_that_view(
+    dashboard_url, browser, lake_env
+):
+    from clicklake.lake import connect  # noqa: PLC0415 — the direct query of the marts
+
+    con = connect(read_only=True, settings=load_settings(lake_env))
+    try:
+        day, device, country = con.execute("""
+            select date, device_type, geo_country from mart.hourly_traffic
+            group by all order by sum(sessions) desc, 2, 3 limit 1""").fetchone()
+        sessions, orders = con.execute("""
+            select sum(sessions), sum(orders) from mart.hourly_traffic
+            where date = $1 and device_type = $2 and geo_country = $3""",
+                                       [day, device, country]).fetchone()
+        (newest,) = con.execute("select max(date) from mart.daily_kpis").fetchone()
+    finally:
+        con.close()
+    assert day == newest  # the browser lake has one day: "today" is that day
+    browser.call("Emulation.setDeviceMetricsOverride", width=1440, height=HEIGHT,
+                 deviceScaleFactor=1, mobile=False)
+    link = f"{dashboard_url}/?preset=today&compare=year&device={device}&country={country}"
+    state = render(browser, link)
+    assert state["errors"] == []
+    shown = browser.evaluate(SHOWN_JS)
+    assert f"{day:%d %b %Y} (1 day)" in shown["captions"][0]
+    assert shown["metrics"]["Sessions"] == f"{sessions:,}"
+    assert shown["metrics"]["Orders"] == f"{orders:,}"
+    # the link keeps every filter (Streamlit may reorder the parameters)
+    for part in ("preset=today", "compare=year", f"device={device}", f"country={country}"):
+        assert part in shown["url"]
+    assert shown["downloads"] == state["tables"] >= 1  # one CSV button per table

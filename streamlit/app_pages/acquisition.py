@@ -23,7 +23,7 @@ with right:
     ui.bars(by_source, "revenue", "utm_source", height=240)
 
 st.subheader("Source / medium / campaign")
-ui.table(channels)
+ui.table(channels, download_name="channels")
 
 st.subheader("Attribution")
 model = st.segmented_control(
@@ -39,6 +39,6 @@ with left:
             "utm_source", title=f"Revenue, {db.ATTRIBUTION_MODELS[model].lower()}",
             height=240)
 with right:
-    ui.table(credited)
+    ui.table(credited, download_name=f"attribution-{model}")
 with st.expander("Both models side by side"):
-    ui.table(ui.query(db.attribution_by_model, f))
+    ui.table(ui.query(db.attribution_by_model, f), download_name="attribution-by-model")

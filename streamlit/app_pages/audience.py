@@ -20,11 +20,11 @@ with left:
     ui.bars(countries.head(15), "sessions", "value", height=320)
 with right:
     ui.table(countries[["value", "sessions", "orders", "revenue", "conversion_rate"]],
-             value="Country")
+             download_name="countries", value="Country")
 with st.expander("Regions"):
     regions = ui.query(db.regions, f)
     regions["geo_country"] = regions["geo_country"].map(formatting.country)
-    ui.table(regions)
+    ui.table(regions, download_name="regions")
 
 for col, (dimension, label) in zip(
     st.columns(3), (("device", "Devices"), ("os", "Operating systems"), ("browser", "Browsers")),
@@ -35,7 +35,7 @@ for col, (dimension, label) in zip(
         rows = ui.query(db.audience_by, f, dimension)
         ui.bars(rows.head(10), "sessions", "value", height=220)
         # a third of a 1280 px page: widths that fit it (a long browser name gets an ellipsis)
-        ui.table(rows[["value", "sessions", "conversion_rate"]],
+        ui.table(rows[["value", "sessions", "conversion_rate"]], download_name=dimension,
                  value=st.column_config.Column(formatting.label(dimension), width=110),
                  sessions=ui.column("sessions", width=72),
                  conversion_rate=ui.column("conversion_rate", width=78))

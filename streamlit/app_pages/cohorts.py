@@ -38,5 +38,5 @@ labels = base.mark_text(baseline="middle").encode(
 ui.show((heat + labels).properties(height=max(160, 36 * cohorts["cohort"].nunique())))
 
 with st.expander("Cohort table"):
-    ui.table(cohorts.drop(columns="cohort"),
+    ui.table(cohorts.drop(columns="cohort"), download_name="cohorts",
              cohort_week=st.column_config.DateColumn("Cohort", format="D MMM YYYY"))

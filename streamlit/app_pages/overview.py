@@ -1,4 +1,5 @@
-"""Overview: the headline KPIs against the previous period, and the daily and hourly trends."""
+"""Overview: the headline KPIs against the comparison period (previous period or last year),
+and the daily trends (with the comparison drawn dashed) and hourly trends."""
 
 import streamlit as st
 
@@ -9,9 +10,8 @@ from clicklake import formatting
 st.title("Overview")
 f = ui.filters("overview")
 now = ui.query(db.kpis, f)
-before = ui.query(db.kpis, f.previous())
-prev = f.previous()
-versus = f"vs {prev.start:%d %b}" + ("" if prev.days == 1 else f" – {prev.end:%d %b}")
+other, versus = ui.versus(f)
+before = ui.query(db.kpis, other) if other else dict.fromkeys(now)
 
 CARDS = [
     ("Visitors", "visitors", ui.fmt_int, False, "Distinct visitors who started a visit."),
@@ -25,22 +25,29 @@ for row in (CARDS[:3], CARDS[3:]):
     for col, (label, key, fmt, rate, help_text) in zip(st.columns(3), row, strict=True):
         delta = ui.change(now[key], before[key], rate=rate)
         col.metric(label, fmt(now[key]), delta, help=help_text, border=True,
-                   delta_description=versus if delta else f"no data to compare ({versus})")
+                   delta_description=(f"vs {versus}" if delta else f"no data for {versus}")
+                   if other else None)
 
 daily = ui.query(db.daily_trend, f)
 hourly = ui.query(db.hourly_trend, f)
 if daily.empty:
     st.info("No traffic for these filters in this period.")
     st.stop()
-
+compared = ui.query(db.daily_trend, other) if other else None
+shift = (f.start - other.start).days if other else 0
+if compared is not None and not compared.empty:
+    st.caption(f"Dashed lighter lines: the same measures {ui.period(other.start, other.end)} "
+               f"({db.COMPARISONS[f.comparison].lower()}), drawn on the days they compare with.")
+elif other:
+    st.caption(f"Nothing to compare with: no traffic {ui.period(other.start, other.end)}.")
 
 left, right = st.columns(2)
 with left:
     st.subheader("Sessions and conversion")
-    ui.bars_and_line(daily, "sessions", "conversion_rate")
+    ui.bars_and_line(daily, "sessions", "conversion_rate", compared, shift)
 with right:
     st.subheader("Revenue and orders")
-    ui.bars_and_line(daily, "revenue", "orders")
+    ui.bars_and_line(daily, "revenue", "orders", compared, shift)
 
 # sessions (hundreds) and orders (tens) never share an axis: one chart each
 left, right = st.columns(2)
@@ -52,5 +59,5 @@ with right:
     ui.per_hour(hourly, "orders", f.days == 1, formatting.ACCENT)
 
 with st.expander("Daily KPIs of the whole shop (mart.daily_kpis, date range only)"):
-    ui.table(ui.query(db.daily_kpis, f),
+    ui.table(ui.query(db.daily_kpis, f), download_name="daily-kpis",
              date=st.column_config.DateColumn("Date", format="D MMM YYYY"))

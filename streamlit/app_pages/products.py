@@ -16,7 +16,8 @@ RATE = ui.column("cart_to_purchase", help="Units bought per add to cart.")
 st.subheader("Top products by revenue")
 ui.bars(top.head(10), "revenue", "product_name", color="category", height=300)
 ui.table(top[["product_id", "product_name", "category", "price", "add_to_carts", "units",
-              "revenue", "cart_to_purchase"]], cart_to_purchase=RATE)
+              "revenue", "cart_to_purchase"]], download_name="top-products",
+         cart_to_purchase=RATE)
 
 st.subheader("Categories")
 cats = ui.query(db.categories, f)
@@ -25,7 +26,7 @@ with left:
     ui.bars(cats, "revenue", "category", height=220)
 with right:
     ui.table(cats[["category", "products", "add_to_carts", "units", "revenue",
-                   "cart_to_purchase"]], cart_to_purchase=RATE)
+                   "cart_to_purchase"]], download_name="categories", cart_to_purchase=RATE)
 
 st.subheader("Price band vs conversion")
 bands = ui.query(db.price_bands, f)
@@ -35,4 +36,5 @@ with left:
             title="Units bought per add to cart", height=220)
 with right:
     ui.table(bands[["price_band", "min_price", "max_price", "add_to_carts", "revenue",
-                    "cart_to_purchase"]], cart_to_purchase=RATE)
+                    "cart_to_purchase"]], download_name="price-bands",
+             cart_to_purchase=RATE)
