@@ -263,7 +263,7 @@ def build_together(
                 con,
                 f"{' and '.join(layers)} for {days_text(days)}: {len(runs)} models, "
                 f"{sum(r.rows for r in runs):,} rows",
-                days=[d.isoformat() for d in days], models={r.name: r.rows for r in runs},
+                days=[str(d) for d in days], models={r.name: r.rows for r in runs},
             )
             return runs, judged
 
@@ -274,10 +274,10 @@ def days_text(days: list[date]) -> str:
     """Days in a few words: `2024-03-01`, `2024-03-01..2024-03-04 (4 days)`, `no days`."""
     if not days:
         return "no days"
-    first, last = min(days), max(days)
+    first, last = str(min(days)), str(max(days))  # dates, or ISO strings: the same order
     if first == last:
-        return first.isoformat()
-    return f"{first.isoformat()}..{last.isoformat()} ({len(set(days))} days)"
+        return first
+    return f"{first}..{last} ({len(set(days))} days)"
 
 
 def pending_batches(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -113,7 +113,8 @@ def test_the_snapshot_of_a_load_carries_its_batch_id(lake):
     _land(settings, con, "geo_events", [{"click_id": "c1"}])
     result = load_stream(con, "geo_events", "run1")
     extra = con.execute(
-        "select commit_extra_info from lake.snapshots() where commit_message = 'load geo_events'"
+        "select commit_extra_info from lake.snapshots() "
+        "where commit_message like 'load geo_events %'"
     ).fetchone()[0]
     assert json.loads(extra)["batch_id"] == result.batch_id
 
