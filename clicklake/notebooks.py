@@ -90,3 +90,17 @@ def show(df: pd.DataFrame, currency: str | None = None) -> pd.DataFrame:
               and not col.endswith(_AS_IS)):
             out[col] = [formatting.value(col, v, currency) for v in out[col]]
     return out.rename(columns=formatting.label)
+
+
+def format_axis(axis: Any, column: str, currency: str | None = None) -> None:
+    """Label a matplotlib axis's ticks as the dashboard shows `column`'s numbers (money with
+    the currency, rates as percentages, counts with separators): `format_axis(ax.xaxis,
+    "revenue")`."""
+    from matplotlib.ticker import FuncFormatter
+
+    decimals = 0 if formatting.kind(column) == "money" else None
+    if decimals == 0:
+        axis.set_major_formatter(FuncFormatter(
+            lambda v, _: formatting.money(v, currency, decimals=0)))
+    else:
+        axis.set_major_formatter(FuncFormatter(lambda v, _: formatting.value(column, v)))

@@ -29,7 +29,8 @@ def lake(tmp_path_factory):
     env.update(CLICKLAKE_HOME=str(home), CLICKLAKE_ENV_FILE=str(home / "no.env"),
                PLOOMBER_STATS_ENABLED="false", PLOOMBER_VERSION_CHECK_DISABLED="true")
     settings = load_settings(env)
-    build_lake(settings, START, HOURS, seed=7)
+    # malformed lines (an HTML error page among them) give the raw notebook rejections to show
+    build_lake(settings, START, HOURS, seed=7, faults=("malformed",))
     reader = connect(read_only=True, settings=settings)
     try:
         yield env, reader
@@ -59,6 +60,24 @@ def _has_image(cells: list[nbformat.NotebookNode]) -> bool:
     return any("image/png" in out.get("data", {}) for c in cells for out in c.get("outputs", []))
 
 
+def _cell(cells: list[nbformat.NotebookNode], marker: str) -> nbformat.NotebookNode:
+    return next(c for c in cells if marker in c.source)
+
+
+# what jupysql prints on its own: tips, hints, deprecations, where it looked for settings
+NOISE = ("Tip", "Hint", "deprecat", "jupysql", "configurations in", "Returning data",
+         "Running query", "Connecting", "IPython.core.display")
+
+
+def _no_noise(cells: list[nbformat.NotebookNode]) -> None:
+    for cell in cells:
+        for out in cell.get("outputs", []):
+            shown = out.get("text", "") + "".join(
+                v for k, v in out.get("data", {}).items() if k.startswith("text/"))
+            for word in NOISE:
+                assert word.lower() not in shown.lower(), f"{cell.source[:40]!r}: {shown[:200]}"
+
+
 def _no_errors(cells: list[nbformat.NotebookNode]) -> None:
     for cell in cells:
         for out in cell.get("outputs", []):
@@ -79,12 +98,11 @@ def test_notebooks_are_kept_without_outputs_and_use_the_venv_kernel(name):
     assert any("%load_ext sql" in c.source and "%matplotlib inline" in c.source for c in code)
 
 
-def test_the_raw_notebook_shows_every_stream_reconciled_and_charts_events_per_hour(
-    lake, tmp_path
-):
+def test_the_raw_notebook_shows_every_stream_reconciled_and_charts_events_per_hour(lake):
     env, con = lake
-    cells = _run("raw", env, tmp_path)
+    cells = _run("raw", env, EXAMPLES)  # where `make notebook` starts the kernel
     _no_errors(cells)
+    _no_noise(cells)
     text = "\n".join(_text(c) for c in cells)
     ledger = next(_text(c) for c in cells if "from ops.load_ledger" in c.source)
     for stream, loaded in con.execute(
@@ -95,12 +113,22 @@ def test_the_raw_notebook_shows_every_stream_reconciled_and_charts_events_per_ho
     events = con.execute("select count(*) from raw.browser_events").fetchone()[0]
     assert f"{events} raw browser events in {HOURS} hours" in text
     assert _has_image(cells)
+    # a rejected line that is HTML is shown as its text, escaped, not rendered or stripped
+    html = "".join(out.get("data", {}).get("text/html", "")
+                   for out in _cell(cells, "from ops.rejected_rows").outputs)
+    tagged = con.execute(
+        "select min(line) from ops.rejected_rows where line like '%<body>%'").fetchone()[0]
+    assert tagged and "<body>" not in html
+    assert tagged.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") in html
 
 
-def test_the_marts_notebook_totals_match_the_lake_and_it_draws_a_chart(lake, tmp_path):
+def test_the_marts_notebook_totals_match_the_lake_and_charts_funnel_attribution_products(
+    lake
+):
     env, con = lake
-    cells = _run("marts", env, tmp_path)
+    cells = _run("marts", env, EXAMPLES)
     _no_errors(cells)
+    _no_noise(cells)
     text = "\n".join(_text(c) for c in cells)
     sessions, orders, revenue = con.execute(
         "select sum(sessions), sum(orders), sum(revenue) from mart.daily_kpis"
@@ -113,7 +141,10 @@ def test_the_marts_notebook_totals_match_the_lake_and_it_draws_a_chart(lake, tmp
     assert steps and all(step in funnel for step in steps)
     kpis = next(_text(c) for c in cells if "from mart.daily_kpis\norder" in c.source)
     assert "2024-03-01" in kpis
-    assert _has_image(cells)
+    for marker in ("from mart.funnel_daily", "from mart.attribution",
+                   "from mart.product_performance_daily"):
+        assert _has_image([_cell(cells, marker)]), f"no chart with {marker}"
+    assert "€" in _text(_cell(cells, "from mart.attribution"))  # the dashboard's formats
 
 
 def test_make_notebook_starts_jupyter_lab_on_the_notebook_folder():
