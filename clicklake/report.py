@@ -10,6 +10,7 @@ from rich.table import Table
 
 from clicklake import sources
 from clicklake.lake import SQL_DIR
+from clicklake.sqltext import header
 from clicklake.sqltext import sections as sql_sections
 
 KPIS = ("events", "sessions", "visitors", "pageviews", "add_to_carts", "orders", "revenue")
@@ -59,7 +60,13 @@ def _fmt(value) -> str:
 def status(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list[str], list[tuple]]]:
     """Freshness per stream, rows per table, rejected rows by reason, last runs, failed checks."""
     sections = {}
+    board = sql_sections((SQL_DIR / "dashboard.sql").read_text())
     for title, query in sql_sections((SQL_DIR / "status.sql").read_text(), "section").items():
+        # `-- dashboard: <query>`: the section reads the dashboard's query of that name, so the
+        # terminal and the data health page judge alike
+        shared = header(query).get("dashboard")
+        if shared:
+            query = f"with {shared} as ({board[shared]})\n{query}"
         try:
             # the source registry, for the sections that judge streams by their format
             cur = con.execute(query, {"sources": sources.as_json()} if "$sources" in query

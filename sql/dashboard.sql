@@ -454,7 +454,7 @@ order by cohort_week, week_number
 -- an hourly stream is stale 3 h after its newest hour began, a daily export a day plus its
 -- format's late-data window after its newest day began; a stream whose last successful run is
 -- older than 3 h (hourly) or 27 h (daily) is late. Optional streams are shown, not judged.
--- `clicklake status` (sql/status.sql) judges the same way.
+-- `clicklake status` (sql/status.sql) shows this query's verdict.
 with
 
 streams as (
