@@ -5,4 +5,4 @@ from setuptools import find_namespace_packages, setup
 
 SQL = ["clicklake.sql", *(f"clicklake.sql.{p}" for p in find_namespace_packages("sql"))]
 
-setup(packages=["clicklake", *SQL], package_dir={"clicklake.sql": "sql"})
+setup(packages=["clicklake", "clicklake.data", *SQL], package_dir={"clicklake.sql": "sql"})

@@ -10,15 +10,17 @@ which filters each page honours, so the page can tell the user).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cache
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from clicklake import sources
+from clicklake import formatting, sources
 from clicklake.lake import SQL_DIR
 from clicklake.sqltext import sections
 
@@ -344,6 +346,70 @@ def regions(con: duckdb.DuckDBPyConnection, f: Filters) -> pd.DataFrame:
     return run(con, "regions", **f.params())
 
 
+# Country shapes for the world map, bundled so it draws with no tile server and no network:
+# world-atlas 2.0.2 countries-110m.json (ISC licence, © Michael Bostock; clicklake/data/README.md)
+WORLD_SHAPES = Path(__file__).with_name("data") / "world-110m.json"
+MAP_MEASURES = ("sessions", "revenue")
+_NO_DATA_GREY = "#e4e4e4"
+_ANTARCTICA = "010"
+
+
+@cache
+def world_topology() -> dict:
+    """The bundled TopoJSON of the world's countries (object `countries`, features keyed by
+    their ISO 3166 numeric id, "276" for Germany)."""
+    return json.loads(WORLD_SHAPES.read_text(encoding="utf-8"))
+
+
+def map_countries(countries: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """`audience_by(..., "country")` rows the map can draw — with their shape `id` and a
+    `country` label ("Germany (DE)") — and how many sessions it cannot place (an unknown
+    country, or one too small for the map's scale, such as Singapore)."""
+    shapes = {g["id"] for g in world_topology()["objects"]["countries"]["geometries"]
+              if "id" in g}  # a few disputed shapes (Kosovo) have none
+    rows = countries.assign(
+        id=countries["value"].map(lambda c: formatting.COUNTRY_NUMERIC.get(str(c).upper())),
+        country=countries["value"].map(formatting.country))
+    drawn = rows["id"].isin(shapes)
+    return (rows.loc[drawn, ["id", "country", "sessions", "revenue"]],
+            int(rows.loc[~drawn, "sessions"].sum()))
+
+
+def world_map(countries: pd.DataFrame, measure: str = "sessions", height: int = 380):
+    """An Altair choropleth of `measure` ('sessions' or 'revenue') by country over the bundled
+    shapes, passed inline (no URL): a sequential blue scale, countries without data light
+    grey, a tooltip with the country, its sessions and revenue (draw it with the dashboard's
+    locale so revenue carries the currency)."""
+    import altair as alt
+
+    measure = _one_of(measure, MAP_MEASURES, "map measure")
+    rows, _ = map_countries(countries)
+    shapes = alt.InlineData(values=world_topology(),
+                            format=alt.DataFormat(type="topojson", feature="countries"))
+    base = alt.Chart(shapes).transform_filter(f"datum.id != '{_ANTARCTICA}'")
+    land = base.mark_geoshape(fill=_NO_DATA_GREY, stroke="white", strokeWidth=0.5).encode(
+        tooltip=[alt.Tooltip("properties.name:N", title="Country"),
+                 alt.Tooltip("no_data:N", title="Sessions")],
+    ).transform_calculate(no_data="'none in this period'")
+    tip = {"sessions": formatting.COUNT_AXIS, "revenue": formatting.MONEY_TIP}
+    filled = base.transform_lookup(
+        lookup="id",
+        from_=alt.LookupData(alt.InlineData(values=rows.to_dict("records")), key="id",
+                             fields=["country", "sessions", "revenue"]),
+    ).transform_filter("isValid(datum.sessions)").mark_geoshape(
+        stroke="white", strokeWidth=0.5,
+    ).encode(
+        color=alt.Color(f"{measure}:Q", title=formatting.label(measure),
+                        scale=alt.Scale(scheme=alt.SchemeParams("blues", extent=[0.3, 1])),
+                        legend=alt.Legend(format=tip[measure].replace(".2f", ".0f"),
+                                          orient="bottom-left", gradientLength=160)),
+        tooltip=[alt.Tooltip("country:N", title="Country"),
+                 *(alt.Tooltip(f"{m}:Q", title=formatting.label(m), format=tip[m])
+                   for m in MAP_MEASURES)],
+    )
+    return alt.layer(land, filled).project("equalEarth").properties(height=height)
+
+
 def pages(
     con: duckdb.DuckDBPyConnection, f: Filters, order: str = "pageviews", limit: int = 15
 ) -> pd.DataFrame:
@@ -432,3 +498,12 @@ def check_results(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def snapshots(con: duckdb.DuckDBPyConnection, limit: int = 50) -> pd.DataFrame:
     """The latest lake snapshots (the points time travel can go back to) and what changed."""
     return run(con, "snapshots", limit=limit)
+
+
+def as_of_snapshots(
+    con: duckdb.DuckDBPyConnection, pinned: int | None = None, limit: int = 200
+) -> pd.DataFrame:
+    """The snapshots the "as of" control offers, newest first: the latest `limit` that changed
+    a mart, and `pinned` (a link's) whatever it changed, if the lake still has it; each with
+    `snapshot_id`, `snapshot_time` and `commit_message`."""
+    return run(con, "as_of_snapshots", pinned=pinned, limit=limit)

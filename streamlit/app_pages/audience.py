@@ -13,8 +13,15 @@ if countries.empty:
     st.info("No sessions for these filters in this period.")
     st.stop()
 
-countries["value"] = countries["value"].map(formatting.country)  # "Germany (DE)"
 st.subheader("Countries")
+measure = st.segmented_control("Map of", db.MAP_MEASURES, default="sessions",
+                               format_func=formatting.label, key="map_measure", required=True)
+ui.show(db.world_map(countries, measure))
+_, unplaced = db.map_countries(countries)
+if unplaced:
+    st.caption(f"{formatting.count(unplaced)} sessions are not on the map: unknown country, "
+               "or one too small to draw at this scale (they are in the table).")
+countries["value"] = countries["value"].map(formatting.country)  # "Germany (DE)"
 left, right = st.columns([2, 3])
 with left:
     ui.bars(countries.head(15), "sessions", "value", height=320)
