@@ -42,13 +42,17 @@ def lake_key() -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def _connection(lake: str) -> duckdb.DuckDBPyConnection:
-    # one read-only DuckDB per lake for the whole server; each query gets its own cursor
-    return connect(read_only=True, settings=load_settings())
+def _connection(lake: str, snapshot: int | None = None) -> duckdb.DuckDBPyConnection:
+    # one read-only DuckDB per lake and snapshot (None: the latest) for the whole server, each
+    # locked down alike; each query gets its own cursor
+    return connect(read_only=True, settings=load_settings(), snapshot=snapshot)
 
 
-def _on_cursor(lake: str, fn: Callable, args: tuple) -> Any:
-    cur = _connection(lake).cursor()  # cursors are safe to use from the sessions' threads
+def _on_cursor(lake: str, fn: Callable, args: tuple, snapshot: int | None = None) -> Any:
+    # cursors are safe to use from the sessions' threads; the latest's cache key is `(lake,)`
+    # (Streamlit keys by the arguments passed, not by their defaults)
+    con = _connection(lake) if snapshot is None else _connection(lake, snapshot)
+    cur = con.cursor()
     try:
         cur.execute("use lake")
         # a missing mart must be an error, not a Python variable of that name (DuckDB's
@@ -60,22 +64,32 @@ def _on_cursor(lake: str, fn: Callable, args: tuple) -> Any:
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
-def _cached(lake: str, name: str, args: tuple) -> Any:
+def _cached(lake: str, name: str, args: tuple, snapshot: int | None = None) -> Any:
     fn = getattr(dashboard, name)
     try:
-        return _on_cursor(lake, fn, args)
+        return _on_cursor(lake, fn, args, snapshot)
     except duckdb.Error:
         # a long-lived connection can hold a stale catalog (Postgres restarted, snapshots
         # expired, files compacted): reconnect once before telling the user
         _connection.clear()
-        return _on_cursor(lake, fn, args)
+        return _on_cursor(lake, fn, args, snapshot)
+
+
+def pinned() -> int | None:
+    """The snapshot every page reads (the sidebar's "As of"), or None for the latest."""
+    return st.session_state.get("as_of")
 
 
 def fetch(fn: Callable, *args: Any) -> Any:
-    """Run a `clicklake.dashboard` function on the cached connection, its result cached for
-    `TTL_SECONDS`; raise `Unavailable` with one line when the lake cannot answer."""
+    """Run a `clicklake.dashboard` function on the cached connection to the lake as of the
+    pinned snapshot (`pinned`), its result cached for `TTL_SECONDS`; raise `Unavailable`
+    with one line when the lake cannot answer."""
+    return _fetch(fn, args, pinned())
+
+
+def _fetch(fn: Callable, args: tuple, snapshot: int | None) -> Any:
     try:
-        return _cached(lake_key(), fn.__name__, args)
+        return _cached(lake_key(), fn.__name__, args, snapshot)
     except (LakeError, ConfigError) as exc:
         raise Unavailable(first_line(exc), no_data=isinstance(exc, LakeError)) from exc
     except duckdb.CatalogException as exc:  # a mart that no run has built yet
@@ -121,6 +135,7 @@ def sidebar() -> None:
     filters back to the URL, so a copied link reproduces the view."""
     st.session_state["filters"] = None
     st.session_state["filters_problem"] = None
+    _as_of()
     try:
         bounds = fetch(dashboard.date_bounds)
         options = fetch(dashboard.filter_options) if bounds else {}
@@ -163,6 +178,76 @@ def sidebar() -> None:
     view = _view(start, end)
     _to_url(view)
     st.session_state["filters"] = view.filters(last)
+
+
+def _as_of() -> None:
+    """The "As of" control, first in the sidebar: "Latest" or a snapshot that changed the
+    marts (newest first, by time and commit message), kept in the URL as `as_of=<id>`. A new
+    session takes it from the URL; an unknown or expired snapshot there gets a one-line
+    warning and the latest. While pinned, a banner above the page says so, with a way back."""
+    from_url = not st.session_state.get("as_of_read")
+    wanted, problem = _url_as_of() if from_url else (pinned(), None)
+    try:
+        rows = _fetch(dashboard.as_of_snapshots, (wanted,), None)
+    except Unavailable:  # no lake yet: the rest of the sidebar says so
+        st.session_state["as_of"] = None
+        _as_of_to_url(None)
+        return
+    labels = {int(r.snapshot_id): (r.snapshot_time, r.commit_message)
+              for r in rows.itertuples()}
+    if wanted is not None and wanted not in labels:
+        problem = (f"ignored as_of={wanted} from the link: the lake has no snapshot {wanted} "
+                   "(unknown or expired), showing the latest" if from_url else
+                   f"snapshot {wanted} is no longer in the lake (expired), showing the latest")
+        wanted = None
+    if from_url or wanted is None:
+        st.session_state["as_of"] = wanted
+    st.session_state["as_of_read"] = True
+    st.sidebar.selectbox(
+        "As of", [None, *labels], key="as_of",
+        format_func=lambda s: "Latest" if s is None else _snapshot_label(s, *labels.get(
+            s, (None, "no longer in the lake"))),
+        help="Show every page as the lake was at an earlier snapshot (one that changed the "
+             "marts); the link keeps it, so a report can be reproduced exactly.")
+    if problem:
+        st.sidebar.warning(problem, icon=":material/history:")
+    snapshot = pinned()
+    _as_of_to_url(snapshot)
+    if snapshot is not None:
+        at, message = labels[snapshot]
+        st.warning(f"As of snapshot {snapshot} ({at:%Y-%m-%d %H:%M} UTC): {message} — "
+                   "figures may differ from the latest", icon=":material/history:")
+        st.button("Back to latest", on_click=_unpin, icon=":material/update:",
+                  key="as_of_back")
+
+
+def _snapshot_label(snapshot: int, at: Any, message: str) -> str:
+    return f"{at:%d %b %Y %H:%M} UTC · #{snapshot} · {message}" if at else (
+        f"#{snapshot} · {message}")
+
+
+def _url_as_of() -> tuple[int | None, str | None]:
+    # the link's snapshot id ("latest" or none: None), and a line when it is not one
+    raw = st.query_params.get("as_of")
+    if raw in (None, "", "latest"):
+        return None, None
+    try:
+        return int(raw), None
+    except ValueError:
+        return None, f"ignored as_of={raw!r} from the link: not a snapshot id, showing the latest"
+
+
+def _unpin() -> None:
+    st.session_state["as_of"] = None
+
+
+def _as_of_to_url(snapshot: int | None) -> None:
+    current = st.query_params.get("as_of")
+    if snapshot is None:
+        if current is not None:
+            del st.query_params["as_of"]
+    elif current != str(snapshot):
+        st.query_params["as_of"] = str(snapshot)
 
 
 def _dates_or(last: date) -> tuple[date, ...]:

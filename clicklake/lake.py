@@ -134,13 +134,19 @@ def _sqlite_has_lake(path: Path, attempts: int = 20) -> bool:
     raise AssertionError("unreachable")
 
 
-def connect(read_only: bool = False, settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
+def connect(
+    read_only: bool = False, settings: Settings | None = None, snapshot: int | None = None
+) -> duckdb.DuckDBPyConnection:
     """Open the lake: extensions, S3 secret, DuckLake catalog attached as `lake`.
 
     A writer creates the catalog, the schemas (`raw`, `stage`, `mart`, `ops`) and the raw and
     ops tables when they are missing. A reader (`read_only=True`) cannot change anything and
-    raises `LakeError` when there is no lake yet.
+    raises `LakeError` when there is no lake yet. A reader given `snapshot` (a snapshot id of
+    `ducklake_snapshots('lake')`) sees every table as the lake was at that snapshot (DuckLake
+    time travel); an unknown or expired one raises `LakeError`.
     """
+    if snapshot is not None and not read_only:
+        raise LakeError("only a reader can open the lake at an earlier snapshot")
     settings = settings or load_settings()
     try:
         catalog = settings.ducklake_catalog()
@@ -164,6 +170,8 @@ def connect(read_only: bool = False, settings: Settings | None = None) -> duckdb
     options = [f"DATA_PATH {literal(data_path)}"]
     if read_only:
         options.append("READ_ONLY")
+    if snapshot is not None:
+        options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
     attach = f"ATTACH {literal('ducklake:' + catalog)} AS lake ({', '.join(options)})"
     try:
         for attempt in range(1, 6):

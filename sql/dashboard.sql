@@ -667,3 +667,35 @@ select
 from snapshots as s
 left join described as d using (snapshot_id)
 order by s.snapshot_id desc
+
+-- query: as_of_snapshots
+-- the snapshots the "as of" control offers: those that changed a mart table (the figures every
+-- page shows), newest first, plus $pinned (the one a link names) whatever it changed; the
+-- catalog's tables give each table id its schema (`changes` names created tables and schemas
+-- by name, every other change by table id)
+with
+
+mart_tables as (
+    select distinct t.table_id::varchar as target
+    from __ducklake_metadata_lake.ducklake_table as t
+    join __ducklake_metadata_lake.ducklake_schema as s using (schema_id)
+    where s.schema_name = 'mart'
+),
+
+changed_marts as (
+    select snapshot_id
+    from (select distinct snapshot_id
+          from ducklake_snapshots('lake'), unnest(flatten(map_values(changes))) as c(target)
+          where target in (select target from mart_tables))
+    order by snapshot_id desc
+    limit $limit
+)
+
+select
+    s.snapshot_id,
+    s.snapshot_time,
+    coalesce(s.commit_message, '(no message: not committed by ClickLake)') as commit_message,
+from ducklake_snapshots('lake') as s
+where s.snapshot_id in (select snapshot_id from changed_marts)
+    or s.snapshot_id = $pinned
+order by s.snapshot_id desc
