@@ -204,7 +204,8 @@ def _as_of() -> None:
         st.session_state["as_of"] = wanted
     st.session_state["as_of_read"] = True
     st.sidebar.selectbox(
-        "As of", [None, *labels], key="as_of",
+        # None (the latest) reads as "no choice" to Streamlit: the placeholder names it
+        "As of", [None, *labels], key="as_of", placeholder="Latest",
         format_func=lambda s: "Latest" if s is None else _snapshot_label(s, *labels.get(
             s, (None, "no longer in the lake"))),
         help="Show every page as the lake was at an earlier snapshot (one that changed the "
