@@ -69,8 +69,9 @@ def status(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list[str], list[tu
             query = f"with {shared} as ({board[shared]})\n{query}"
         try:
             # the source registry, for the sections that judge streams by their format
-            cur = con.execute(query, {"sources": sources.as_json()} if "$sources" in query
-                              else None)
+            params = {"sources": sources.as_json(), "limit": 50}
+            cur = con.execute(query, {k: v for k, v in params.items() if f"${k}" in query}
+                              or None)
         except duckdb.CatalogException:  # a layer not built yet
             continue
         sections[title] = ([d[0] for d in cur.description], cur.fetchall())

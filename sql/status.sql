@@ -65,20 +65,15 @@ limit 10
 -- source files rejected whole (unreadable, corrupt, not Parquet): none of their rows loaded;
 -- the same version is not read again, a corrected upload (a new version) is; the object is
 -- named below its stream's folder (the full key: ops.rejected_rows.source_uri)
+-- dashboard: quarantined_files
 select
-    r.stream,
-    regexp_replace(r.source_uri, '^.*?/' || r.stream || '/', '') as object,
-    any_value(f.source_etag) as version,
-    any_value(r.reason) as reason,
-    count(*) as rows_rejected,
-    min(r.rejected_at) as quarantined_at
-from ops.rejected_rows as r
-left join ops.load_ledger as l on l.batch_id = r.batch_id and l.source_uri = r.source_uri
-left join ops.landed_files as f on f.landing_uri = l.landing_uri
-where regexp_matches(r.reason, '^(unreadable file|not a Parquet file|unreadable Parquet file):')
-group by r.stream, r.source_uri, r.batch_id
-order by quarantined_at desc, object
-limit 50
+    stream,
+    regexp_replace(object, '^.*?/' || stream || '/', '') as object,
+    version,
+    reason,
+    rows_rejected,
+    quarantined_at,
+from quarantined_files
 
 -- section: checks of the last run
 -- the latest checked run by time: run ids do not sort by time (`rebuild-…` after any hour)
