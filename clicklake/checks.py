@@ -77,11 +77,7 @@ def discover(sql_dir: Path = SQL_DIR, layer: str | None = None) -> list[Check]:
         if phase == "stage" and re.search(r"\bmart\.", sql):
             raise ValueError(f"{path}: reads mart tables, so it needs '-- layer: mart'")
         if "union" in head:
-            rows = sources.union_sql(head["union"])
-            if rows is None:
-                raise ValueError(f"{path}: no source format has {head['union']}")
-            body = sql.rstrip().rstrip(";")
-            sql = f"with source_rows as (\n{rows}\n)\nselect * from (\n{body}\n)"
+            sql = sources.with_union(sql, head["union"], str(path))
         described = re.search(r"^--\s*checks\.\w+:\s*(.*)$", sql, re.M)
         checks.append(
             Check(path.stem, level, phase, described.group(1) if described else "", sql)

@@ -221,8 +221,14 @@ def view_from_query(query: dict[str, list[str]]) -> tuple[View, list[str]]:
 
 @cache
 def queries() -> dict[str, str]:
-    """The sections of `sql/dashboard.sql` by name."""
-    return sections((SQL_DIR / "dashboard.sql").read_text())
+    """The sections of `sql/dashboard.sql` by name. A section with a `-- union: <file>` line
+    reads `source_rows`: every source format's `<file>`, unioned (as a check does)."""
+    out = sections((SQL_DIR / "dashboard.sql").read_text())
+    for name, sql in out.items():
+        union = re.search(r"^-- union: (\S+)$", sql, re.MULTILINE)
+        if union:
+            out[name] = sources.with_union(sql, union.group(1), f"dashboard.sql {name}")
+    return out
 
 
 def run(con: duckdb.DuckDBPyConnection, name: str, **params: object) -> pd.DataFrame:
@@ -507,3 +513,80 @@ def as_of_snapshots(
     a mart, and `pinned` (a link's) whatever it changed, if the lake still has it; each with
     `snapshot_id`, `snapshot_time` and `commit_message`."""
     return run(con, "as_of_snapshots", pinned=pinned, limit=limit)
+
+
+def current_snapshot(con: duckdb.DuckDBPyConnection) -> int:
+    """The snapshot the connection reads (the pinned one, on an "as of" connection)."""
+    return con.execute("select id from lake.current_snapshot()").fetchone()[0]
+
+
+def restated_days(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every reported day, newest first: how often its figures moved after it was first reported
+    (`moves`), how often after a later day had been reported (`late_moves`), its builds, and
+    its first and current events and revenue."""
+    return run(con, "restated_days", last=current_snapshot(con))
+
+
+@dataclass(frozen=True)
+class DayHistory:
+    """How one day's figures moved between the lake's snapshots, and why.
+
+    `versions`: each build of the day (snapshot, commit message, figures, `*_change` from the
+    version before, `why` it moved: `explain`). `files`: for each version, the files loaded
+    since the one before, with the ledger's rows, the rejection reasons, whether the file was
+    late, the day's raw events in it (`raw_events`), the events stage kept (`events_kept`) and
+    the `duplicates` it removed."""
+
+    versions: pd.DataFrame
+    files: pd.DataFrame
+
+
+def day_history(con: duckdb.DuckDBPyConnection, day: date, tz: str) -> DayHistory:
+    """The versions of `day` (reporting days in `tz`) up to the connection's snapshot and the
+    files behind each move (see DayHistory)."""
+    last = current_snapshot(con)
+    versions = run(con, "day_versions", day=day, last=last)
+    files = run(con, "day_files", day=day, last=last)
+    raw = run(con, "file_events", batches=sorted(files["batch_id"].unique()), tz=tz)
+    raw = raw[raw["day"] == pd.Timestamp(day)] if not raw.empty else raw
+    files = files.merge(raw[["source_uri", "raw_events"]], on="source_uri", how="left")
+    files["raw_events"] = files["raw_events"].fillna(0).astype("int64")
+    # raw rows of the day that stage did not keep: copies of events that arrived first
+    files["duplicates"] = (files["raw_events"] - files["events_kept"]).clip(lower=0)
+    on_day = (files["raw_events"] > 0) | (files["events_kept"] != 0)
+    rejected_here = (files["rows_rejected"] > 0) & (files["folder_start"].dt.date == day)
+    files = files[on_day | rejected_here].reset_index(drop=True)
+    versions["why"] = [explain(v, files[files["version"] == v["snapshot_id"]])
+                       for _, v in versions.iterrows()]
+    return DayHistory(versions, files)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
+
+
+def explain(version: pd.Series, files: pd.DataFrame) -> str:
+    """Why a version's figures moved, in one line: the events its late and on-time files added,
+    the duplicates removed and the lines rejected (or that nothing was loaded: a rebuild)."""
+    if pd.isna(version["previous_snapshot"]):
+        first = f"first reported: {_count(int(version['events']), 'event')}"
+        return first + (f" from {_count(len(files), 'file')}" if len(files) else "")
+    parts = []
+    for late, name in ((False, "on-time"), (True, "late")):
+        some = files[(files["late"] == late) & (files["events_kept"] != 0)]
+        if len(some):
+            parts.append(f"{int(some['events_kept'].sum()):+,} events from "
+                         f"{_count(len(some), name + ' file')}")
+    dup = files[files["duplicates"] > 0]
+    if len(dup):
+        parts.append(f"{_count(int(dup['duplicates'].sum()), 'duplicate')} removed "
+                     f"({_count(len(dup), 'file')})")
+    bad = files[files["rows_rejected"] > 0]
+    if len(bad):
+        reasons = "; ".join(sorted({r for r in bad["reasons"].dropna()}))
+        parts.append(f"{_count(int(bad['rows_rejected'].sum()), 'line')} rejected"
+                     + (f" ({reasons})" if reasons else ""))
+    if not parts:
+        return ("rebuilt with no new rows for this day (a rule or model changed, or another "
+                "day's files were loaded)")
+    return "; ".join(parts)

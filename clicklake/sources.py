@@ -3,7 +3,8 @@
 A unit holds its declaration (`source.toml`: streams, hourly or daily files, event time, visit
 key, late-data window, accepted values), the raw DDL of its streams (`raw/<stream>.sql`), its
 staging models onto the conformed contract (`stage/<model>.sql`), the days a load batch can
-change (`affected_days.sql`) and its raw-to-stage reconciliation (`reconcile.sql`). Everything
+change (`affected_days.sql`), its raw-to-stage reconciliation (`reconcile.sql`) and each
+loaded file's raw events per day (`file_days.sql`, for the dashboard's "what changed"). Everything
 else reads this registry: the settings' stream list, the lake's raw tables, the conformed stage
 models (the union of the units' models, with a `source_format` column), affected days,
 reconciliation, freshness and accepted values. Adding a format is adding a folder.
@@ -132,6 +133,16 @@ def union_sql(relative: str, columns: list[str] | None = None,
             f"select {literal(unit.name)} as source_format, {chosen} from (\n{body}\n)"
         )
     return "\nunion all by name\n".join(parts) if parts else None
+
+
+def with_union(sql: str, relative: str, where: str) -> str:
+    """`sql` reading `source_rows`: every source format's `relative` file, unioned (see
+    `union_sql`); `where` names the query in the error when no format has the file."""
+    rows = union_sql(relative)
+    if rows is None:
+        raise ValueError(f"{where}: no source format has {relative}")
+    body = sql.rstrip().rstrip(";")
+    return f"with source_rows as (\n{rows}\n)\nselect * from (\n{body}\n)"
 
 
 def depends_on(relative: str, only: Collection[str] | None = None) -> list[str]:

@@ -699,3 +699,184 @@ from ducklake_snapshots('lake') as s
 where s.snapshot_id in (select snapshot_id from changed_marts)
     or s.snapshot_id = $pinned
 order by s.snapshot_id desc
+
+-- query: restated_days
+-- every day of mart.daily_kpis up to snapshot $last with how its figures moved after the lake
+-- first reported it, from the mart's change feed (each build of a day inserts its row again, so
+-- its versions are the inserted rows): `moves` while it was the newest day (its hours arriving)
+-- and `late_moves`, after a later day had been reported (late files, a rebuild after a fix)
+with
+
+versions as (
+    select
+        snapshot_id,
+        date as day,
+        events,
+        sessions,
+        orders,
+        revenue,
+        max(date) over (order by snapshot_id
+                        range between unbounded preceding and 1 preceding) as newest_before,
+    from ducklake_table_changes('lake', 'mart', 'daily_kpis', 0, $last)
+    where change_type in ('insert', 'update_postimage')
+),
+
+moves as (
+    select
+        *,
+        (events, sessions, orders, revenue) is distinct from lag((events, sessions, orders, revenue))
+            over (partition by day order by snapshot_id) as moved,
+    from versions
+)
+
+select
+    m.day,
+    count(*) filter (where m.moved) - 1 as moves,
+    count(*) filter (where m.moved and m.newest_before > m.day) as late_moves,
+    count(*) as builds,
+    min(s.snapshot_time) as first_reported,
+    max(s.snapshot_time) filter (where m.moved) as last_moved,
+    arg_min(m.events, m.snapshot_id) as first_events,
+    arg_max(m.events, m.snapshot_id) as events,
+    arg_min(m.revenue, m.snapshot_id) as first_revenue,
+    arg_max(m.revenue, m.snapshot_id) as revenue,
+from moves as m
+inner join ducklake_snapshots('lake') as s using (snapshot_id)
+group by m.day
+order by m.day desc
+
+-- query: day_versions
+-- the versions of one day's figures ($day in mart.daily_kpis up to snapshot $last): each build
+-- of the day, the snapshot that committed it, its figures and how they moved from the version
+-- before (null for the first)
+with
+
+versions as (
+    select
+        snapshot_id,
+        lag(snapshot_id) over (order by snapshot_id) as previous_snapshot,
+        events, sessions, visitors, pageviews, add_to_carts, orders, revenue, conversion_rate,
+    from ducklake_table_changes('lake', 'mart', 'daily_kpis', 0, $last)
+    where date = $day and change_type in ('insert', 'update_postimage')
+)
+
+select
+    v.snapshot_id,
+    v.previous_snapshot,
+    s.snapshot_time,
+    coalesce(s.commit_message, '(no message: not committed by ClickLake)') as commit_message,
+    v.* exclude (snapshot_id, previous_snapshot),
+    v.events - lag(v.events) over w as events_change,
+    v.sessions - lag(v.sessions) over w as sessions_change,
+    v.visitors - lag(v.visitors) over w as visitors_change,
+    v.pageviews - lag(v.pageviews) over w as pageviews_change,
+    v.orders - lag(v.orders) over w as orders_change,
+    v.revenue - lag(v.revenue) over w as revenue_change,
+from versions as v
+inner join ducklake_snapshots('lake') as s using (snapshot_id)
+window w as (order by v.snapshot_id)
+order by v.snapshot_id
+
+-- query: day_files
+-- why one day's figures moved: for each version of $day (as in day_versions), the files loaded
+-- since the version before (the load snapshots in between, named by their batch id), with the
+-- ledger's rows in, loaded and rejected, the rejection reasons, and how many events of the day
+-- stage kept from each; for the day's first version, the files loaded since the build of the
+-- marts before it (earlier files would have built the day then). A file is late when it holds
+-- events from before its folder's hour or day (filed under a later hour), or was loaded by the
+-- run of an hour two or more after its folder's start (dropped in after its hour ran). The raw
+-- events of each file come from `file_events`.
+with
+
+builds as (
+    select snapshot_id, date
+    from ducklake_table_changes('lake', 'mart', 'daily_kpis', 0, $last)
+    where change_type in ('insert', 'update_postimage')
+),
+
+versions as (
+    select
+        snapshot_id,
+        coalesce(
+            lag(snapshot_id) over (order by snapshot_id),
+            (select max(b.snapshot_id) from builds as b where b.snapshot_id < d.snapshot_id),
+            -1
+        ) as previous_snapshot,
+    from builds as d
+    where date = $day
+),
+
+loads as (
+    select snapshot_id, json_extract_string(commit_extra_info, '$.batch_id') as batch_id
+    from ducklake_snapshots('lake')
+    where snapshot_id <= $last and json_extract_string(commit_extra_info, '$.batch_id') is not null
+),
+
+files as (
+    select
+        v.snapshot_id as version,
+        l.snapshot_id as loaded_in,
+        g.batch_id,
+        g.stream,
+        g.source_uri,
+        g.run_id,
+        g.loaded_at,
+        g.rows_in,
+        g.rows_loaded,
+        g.rows_rejected,
+    from ops.load_ledger as g
+    inner join loads as l using (batch_id)
+    inner join versions as v
+        on l.snapshot_id > v.previous_snapshot and l.snapshot_id <= v.snapshot_id
+),
+
+-- the day's events stage keeps from each file: a copy never replaces the one that arrived
+-- first, so what stage holds now of a file is what it kept when the file was absorbed
+kept as (
+    select source_file as source_uri, count(*) as events_kept, min(event_ts) as first_event,
+    from stage.events
+    where event_date = $day and source_file in (select source_uri from files)
+    group by all
+),
+
+reasons as (
+    select source_uri, string_agg(distinct split_part(reason, ':', 1), '; ') as reasons
+    from ops.rejected_rows
+    where source_uri in (select source_uri from files)
+    group by all
+),
+
+final as (
+    select
+        f.*,
+        coalesce(k.events_kept, 0) as events_kept,
+        r.reasons,
+        -- the folder the file was filed under: date=YYYY-MM-DD[/hour=HH]
+        strptime(regexp_extract(f.source_uri, 'date=(\d{4}-\d{2}-\d{2})', 1)
+                 || ' ' || coalesce(nullif(regexp_extract(f.source_uri, '/hour=(\d{2})/', 1), ''),
+                                    '00') || ' +00', '%Y-%m-%d %H %z') as folder_start,
+        regexp_matches(f.source_uri, '/hour=\d{2}/') as hourly,
+        try_strptime(left(f.run_id, 11) || ' +00', '%Y%m%dT%H %z') as run_hour,
+        k.first_event,
+    from files as f
+    left join kept as k using (source_uri)
+    left join reasons as r using (source_uri)
+)
+
+select
+    * exclude (hourly, run_hour),
+    -- the object key below its stream's folder, as data health names files
+    coalesce(nullif(regexp_extract(source_uri, '/' || stream || '/(.*)$', 1), ''), source_uri)
+        as file,
+    coalesce(first_event < folder_start, false)
+        or coalesce(run_hour >= folder_start + if(hourly, interval 2 hour, interval 2 day), false)
+        as late,
+from final
+order by version, loaded_in, stream, source_uri
+
+-- query: file_events
+-- the raw events of the files of the load batches $batches per reporting day ($tz), from each
+-- source format's file_days.sql: stage keeps each or drops it as a duplicate
+-- union: file_days.sql
+select source_file as source_uri, day, raw_events
+from source_rows

@@ -23,6 +23,7 @@ PAGES = [
     st.Page("app_pages/behaviour.py", title="Behaviour", icon=":material/route:"),
     st.Page("app_pages/cohorts.py", title="Cohorts", icon=":material/grid_on:"),
     st.Page("app_pages/data_health.py", title="Data health", icon=":material/health_and_safety:"),
+    st.Page("app_pages/history.py", title="What changed", icon=":material/history:"),
 ]
 
 page = st.navigation(PAGES)

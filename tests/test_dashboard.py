@@ -30,7 +30,7 @@ START = datetime(2024, 3, 4, 23, tzinfo=UTC)
 HOURS = 3
 DAY1, DAY2 = date(2024, 3, 4), date(2024, 3, 5)
 PAGES = ("overview", "funnel", "acquisition", "products", "audience", "behaviour", "cohorts",
-         "data_health")
+         "data_health", "history")
 
 
 def lake_env(home: Path) -> dict[str, str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from support import clicklake
 
+from clicklake import dashboard as db
 from clicklake.config import load_settings
 from clicklake.lake import connect
 
@@ -333,3 +334,16 @@ def test_no_check_of_error_severity_fails(lake):
     # raw_reconciles among them: raw hits = stage events + the re-sent copy's hits
     assert rows(lake, "select check_name, sample from ops.check_results "
                       "where severity = 'error' and status <> 'pass'") == []
+
+
+def test_what_changed_counts_the_resent_visits_hits_as_duplicates(lake):
+    """The re-sent file's visit A is a copy: "what changed" counts its hits as raw events of
+    the day, none kept, all duplicates; the day's events are what stage kept of the export."""
+    settings = load_settings({"CLICKLAKE_ENV_FILE": "/nonexistent"})
+    history = db.day_history(lake, date(2017, 8, 1), settings.timezone)
+    first = history.versions.iloc[0]
+    files = {Path(r["file"]).name: r for r in history.files.to_dict("records")
+             if r["version"] == first["snapshot_id"]}
+    resent = files["ga_sessions_20170801_resent.jsonl.gz"]
+    assert (resent["raw_events"], resent["events_kept"], resent["duplicates"]) == (6, 0, 6)
+    assert sum(r["events_kept"] for r in files.values()) == first["events"]

@@ -16,6 +16,7 @@ import duckdb
 import pytest
 from support import clicklake
 
+from clicklake import dashboard as db
 from clicklake.config import load_settings
 from clicklake.generate import generate
 from clicklake.lake import connect
@@ -484,3 +485,17 @@ def test_a_generated_ga4_day_gives_the_generators_truth(tmp_path, file_format):
         assert {f: got[f] for f in fields} == {f: want[f] for f in fields}
         assert got["revenue"] == Decimal(str(want["revenue"]))
     assert failed == []
+
+
+def test_what_changed_explains_the_late_file_and_its_duplicate(late):
+    """The next day's export holds a late event and a copy of one already loaded: on the day
+    they fall on, "what changed" counts both as the file's raw events, the late one as kept
+    and the copy as a duplicate removed, and the day's move equals what stage kept."""
+    history = db.day_history(late, FEB1, TZ)
+    last = history.versions.iloc[-1]
+    files = history.files[history.files["version"] == last["snapshot_id"]]
+    assert [Path(f).name for f in files["file"]] == ["events_20210201.jsonl.gz"]
+    row = files.iloc[0]
+    assert (row["raw_events"], row["events_kept"], row["duplicates"]) == (2, 1, 1)
+    assert last["events_change"] == row["events_kept"] == 1
+    assert "1 duplicate removed" in last["why"]
