@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
@@ -43,13 +43,12 @@ AUDIENCE_DIMENSIONS = ("country", "device", "os", "browser")
 PAGE_ORDERS = ("pageviews", "entrances", "exits")
 
 
-@dataclass(frozen=True)
-class Filters:
-    """The sidebar's global filters: an inclusive date range, optional dimension values, and
-    the period the KPI cards and trend charts compare against (`COMPARISONS`)."""
+@dataclass(frozen=True, kw_only=True)
+class Choices:
+    """What the sidebar's filters hold besides the days, shared by `Filters` and a link's
+    `View`: the chosen values of each list filter (empty: all) and the period the KPI cards
+    and trend charts compare against (`COMPARISONS`). Keyword-only."""
 
-    start: date
-    end: date
     sources: tuple[str, ...] = ()
     devices: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
@@ -57,6 +56,18 @@ class Filters:
     campaigns: tuple[str, ...] = ()
     products: tuple[str, ...] = ()
     comparison: str = "previous"
+
+    def choices(self) -> dict[str, object]:
+        """These choices alone, as keyword arguments for a `Filters` or a `View`."""
+        return {f.name: getattr(self, f.name) for f in fields(Choices)}
+
+
+@dataclass(frozen=True)
+class Filters(Choices):
+    """The sidebar's global filters: an inclusive date range and the `Choices`."""
+
+    start: date
+    end: date
 
     @property
     def days(self) -> int:
@@ -146,21 +157,14 @@ URL_KEYS = ("preset", "start", "end", "compare", *URL_LISTS)
 
 
 @dataclass(frozen=True)
-class View:
+class View(Choices):
     """What the sidebar shows, as a shared link carries it: a preset (resolved against the
-    lake's newest day when the page opens) or custom `start`/`end`, the comparison and the
-    chosen values of every list filter (`URL_LISTS`: parameter → field)."""
+    lake's newest day when the page opens) or custom `start`/`end`, and the `Choices` (the
+    comparison and every list filter, `URL_LISTS`: parameter → field)."""
 
     preset: str = DEFAULT_PRESET
     start: date | None = None
     end: date | None = None
-    comparison: str = "previous"
-    sources: tuple[str, ...] = ()
-    devices: tuple[str, ...] = ()
-    countries: tuple[str, ...] = ()
-    mediums: tuple[str, ...] = ()
-    campaigns: tuple[str, ...] = ()
-    products: tuple[str, ...] = ()
 
     def dates(self, today: date) -> tuple[date, date]:
         """The inclusive days this view shows when the lake's newest day is `today`."""
@@ -170,8 +174,7 @@ class View:
 
     def filters(self, today: date) -> Filters:
         start, end = self.dates(today)
-        return Filters(start, end, comparison=self.comparison,
-                       **{field: getattr(self, field) for field in URL_LISTS.values()})
+        return Filters(start, end, **self.choices())
 
 
 def view_to_query(view: View) -> dict[str, str | list[str]]:
@@ -216,7 +219,7 @@ def view_from_query(query: dict[str, list[str]]) -> tuple[View, list[str]]:
             preset, start, end = DEFAULT_PRESET, None, None
     lists = {field: tuple(dict.fromkeys(v for v in query.get(key) or [] if v))
              for key, field in URL_LISTS.items()}
-    return View(preset, start, end, comparison, **lists), problems
+    return View(preset, start, end, comparison=comparison, **lists), problems
 
 
 @cache
@@ -551,6 +554,7 @@ def day_history(con: duckdb.DuckDBPyConnection, day: date, tz: str) -> DayHistor
     raw = raw[raw["day"] == pd.Timestamp(day)] if not raw.empty else raw
     files = files.merge(raw[["source_uri", "raw_events"]], on="source_uri", how="left")
     files["raw_events"] = files["raw_events"].fillna(0).astype("int64")
+    files["reasons"] = files["reasons"].fillna("")
     # raw rows of the day that stage did not keep: copies of events that arrived first
     files["duplicates"] = (files["raw_events"] - files["events_kept"]).clip(lower=0)
     on_day = (files["raw_events"] > 0) | (files["events_kept"] != 0)

@@ -294,7 +294,7 @@ def _view(start: date, end: date) -> dashboard.View:
     preset = st.session_state["preset"]
     return dashboard.View(
         preset, start if preset == "custom" else None, end if preset == "custom" else None,
-        st.session_state["comparison"],
+        comparison=st.session_state["comparison"],
         **{key: tuple(st.session_state.get(key) or ()) for key in LIST_WIDGETS})
 
 
@@ -371,15 +371,33 @@ fmt_money = formatting.money
 fmt_pct = formatting.percent
 
 
+NO_CHANGE = "no change"
+
+
 def change(now: float | None, before: float | None, rate: bool = False) -> str | None:
-    """The delta a KPI card shows: relative change, or percentage points for a rate."""
-    if now is None or before is None:
+    """The delta a KPI card shows: relative change ("+4.2%"), or percentage points for a rate
+    ("+1.2 pp"); "no change" when the figure is the same, "±0.0%" / "±0.0 pp" when it moved
+    less than the shown precision (neither is a rise: `delta_style` draws them neutral);
+    None when there is nothing to compare with."""
+    if formatting.is_missing(now) or formatting.is_missing(before):
         return None
-    if rate:
-        return formatting.points(now - before)
-    if before == 0:
+    if now == before:
+        return NO_CHANGE
+    if not rate and before == 0:
         return None
-    return f"{now / before - 1:+.1%}"
+    text = (formatting.points(now - before) if rate
+            else f"{now / before - 1:+.{formatting.PERCENT_DECIMALS}%}")
+    if not any(digit in text for digit in "123456789"):  # too small for the shown decimals
+        return "±" + text.lstrip("+-")
+    return text
+
+
+def delta_style(delta: str | None) -> dict[str, str]:
+    """`st.metric` arguments for a delta from `change`: an unchanged figure is grey and has
+    no arrow (Streamlit would draw any delta not starting with "-" as a green rise)."""
+    if delta == NO_CHANGE or (delta or "").startswith("±"):
+        return {"delta_color": "off", "delta_arrow": "off"}
+    return {}
 
 
 def _money_column(title: str | None = None, **kw: Any) -> st.column_config.NumberColumn:
@@ -470,7 +488,9 @@ def bars(df: pd.DataFrame, x: str, y: str, *, sort: str | list | None = "-x", ti
     number = fmt or axis_format(x)
     tip = alt.Tooltip(x, format=tip_format(x), title=formatting.label(x))
     enc = {
-        "x": alt.X(x, title=title or formatting.label(x), axis=alt.Axis(format=number)),
+        # a few round ticks: money labels ("€12,000") must not run into each other
+        "x": alt.X(x, title=title or formatting.label(x),
+                   axis=alt.Axis(format=number, tickCount=5, labelOverlap=True)),
         "y": alt.Y(y, title=None, sort=sort, axis=alt.Axis(labelLimit=180)),
         "tooltip": [alt.Tooltip(y, title=formatting.label(y)), tip],
     }
@@ -484,71 +504,140 @@ def bars(df: pd.DataFrame, x: str, y: str, *, sort: str | list | None = "-x", ti
 
 
 def _bar_size(n: int) -> int:
-    # one day must not be one giant bar, thirty must not overlap
-    return max(3, min(36, int(420 / max(n, 1) * 0.7)))
+    # one day must not be one giant bar, ninety must not overlap
+    return max(2, min(36, int(380 / max(n, 1) * 0.7)))
 
 
-def bars_and_line(daily: pd.DataFrame, bar: str, line: str,
-                  before: pd.DataFrame | None = None, shift: int = 0) -> None:
-    """Per day (`date`): bars of `bar` and a line of `line`, each on its own axis and colour.
-    With `before` (the comparison period's days), each measure's comparison is drawn as a
-    lighter dashed line on the same axis, its days moved `shift` days forward onto the
-    period's own."""
-    x = alt.X("yearmonthdate(date):O", title=None,
+# the x axis of days: each day a band, named "05 Mar"; read in UTC, as the lake's dates and
+# hours are written (a browser east or west of UTC must not move them a day or an hour)
+DAY_X = alt.X("utcyearmonthdate(date):O", title=None,
               axis=alt.Axis(format=formatting.DAY_AXIS, labelAngle=0, labelOverlap=True))
-    tips = ["date:T", alt.Tooltip(f"{bar}:Q", format=tip_format(bar), title=formatting.label(bar)),
-            alt.Tooltip(f"{line}:Q", format=tip_format(line), title=formatting.label(line))]
-    base = alt.Chart(daily).encode(x=x)
-    bar_y = alt.Y(f"{bar}:Q", title=formatting.label(bar),
-                  axis=alt.Axis(format=axis_format(bar), titleColor=formatting.PALETTE[0]))
-    line_y = alt.Y(f"{line}:Q", title=formatting.label(line), scale=alt.Scale(zero=True),
-                   axis=alt.Axis(format=axis_format(line), titleColor=formatting.ACCENT))
-    bars_layer: Any = base.mark_bar(color=formatting.PALETTE[0],
-                                    size=_bar_size(len(daily))).encode(y=bar_y, tooltip=tips)
-    line_layer: Any = base.mark_line(
-        color=formatting.ACCENT, strokeWidth=2.5,
-        point=alt.OverlayMarkDef(size=90, filled=True, color=formatting.ACCENT),
-    ).encode(y=line_y, tooltip=tips)
+
+
+def per_day(daily: pd.DataFrame, measure: str, before: pd.DataFrame | None = None,
+            shift: int = 0, height: int = 200) -> None:
+    """Bars of one measure per day (`date`), on its own axis. With `before` (the comparison
+    period's days) the same measure then is a grey dashed line, its days moved `shift` days
+    forward onto the period's own. Up to ten days carry their value above the bar, so one day
+    reads as a figure, not as a lone bar."""
+    y = alt.Y(f"{measure}:Q", title=None, scale=alt.Scale(zero=True),
+              axis=alt.Axis(format=axis_format(measure), tickCount=4))
+    tips = [alt.Tooltip("utcyearmonthdate(date):T", title="Day", format="%a %d %b %Y"),
+            alt.Tooltip(f"{measure}:Q", format=tip_format(measure),
+                        title=formatting.label(measure))]
+    base = alt.Chart(daily).encode(x=DAY_X, y=y)
+    layers: list[Any] = [base.mark_bar(color=formatting.PALETTE[0],
+                                       size=_bar_size(len(daily))).encode(tooltip=tips)]
+    if len(daily) <= 10:
+        layers.append(base.mark_text(dy=-7, fontSize=11, color="#31333F").encode(
+            text=alt.Text(f"{measure}:Q", format=axis_format(measure))))
     if before is not None and not before.empty:
         moved = before.assign(
             compared_day=pd.to_datetime(before["date"]),
             date=pd.to_datetime(before["date"]) + pd.Timedelta(days=shift))
         moved = moved[moved["date"].isin(pd.to_datetime(daily["date"]))]
-        bars_layer = alt.layer(bars_layer, _compared(moved, x, bar, bar_y, formatting.PALETTE[4]))
-        line_layer = alt.layer(line_layer, _compared(moved, x, line, line_y, formatting.ACCENT))
-    chart = alt.layer(bars_layer, line_layer).resolve_scale(y="independent").properties(
-        height=280)
-    show(chart)
+        layers.append(_compared(moved, measure, y))
+    show(alt.layer(*layers).properties(height=height))
 
 
-def _compared(moved: pd.DataFrame, x: Any, measure: str, y: Any, color: str) -> Any:
-    # the comparison period of one measure: a light dashed line, its tooltip naming its day
+def _compared(moved: pd.DataFrame, measure: str, y: Any) -> Any:
+    # the comparison period of one measure: a grey dashed line, its tooltip naming its day
     return alt.Chart(moved).mark_line(
-        color=color, strokeDash=[5, 4], strokeWidth=2, opacity=0.8,
-        point=alt.OverlayMarkDef(size=40, filled=False, color=color, opacity=0.8),
-    ).encode(x=x, y=y, tooltip=[
-        alt.Tooltip("compared_day:T", title="Compared day"),
+        color=formatting.COMPARED, strokeDash=[5, 4], strokeWidth=2,
+        point=alt.OverlayMarkDef(size=45, filled=False, color=formatting.COMPARED),
+    ).encode(x=DAY_X, y=y, tooltip=[
+        alt.Tooltip("utcyearmonthdate(compared_day):T", title="Compared day",
+                    format="%a %d %b %Y"),
         alt.Tooltip(f"{measure}:Q", format=tip_format(measure),
                     title=f"{formatting.label(measure)}, compared"),
     ])
 
 
-def per_hour(hourly: pd.DataFrame, measure: str, one_day: bool, color: str) -> None:
-    """A line of `measure` per hour (`hour`), its x labels read as hours ("14:00")."""
-    day_hour = f"{formatting.DAY_AXIS} {formatting.HOUR_AXIS}"
-    x = (alt.X("hours(hour):O", title=None,
-               axis=alt.Axis(format=formatting.HOUR_AXIS, labelAngle=0))
-         if one_day else
-         alt.X("hour:T", title=None, axis=alt.Axis(format=day_hour, labelOverlap=True)))
+def hour_ticks(first: Any, last: Any) -> tuple[list[pd.Timestamp], str]:
+    """Where an axis of hours from `first` to `last` has its ticks and how they are labelled:
+    every 1, 2 or 3 hours labelled "14:00" within one day ("hour"); every 6 or 12 hours over
+    two or three days, midnight labelled with its day ("hour_and_day"); beyond that every
+    day, 2, 7 or 14 days, labelled "06 Mar" ("day"). Always on whole hours or midnights."""
+    first, last = pd.Timestamp(first), pd.Timestamp(last)
+    hours = (last - first) / pd.Timedelta(hours=1)
+    if first.normalize() == last.normalize():
+        every, labels = f"{1 if hours <= 6 else 2 if hours <= 12 else 3}h", "hour"
+    elif hours <= 72:
+        every, labels = f"{6 if hours <= 36 else 12}h", "hour_and_day"
+    else:
+        days = hours / 24
+        every, labels = f"{1 if days <= 8 else 2 if days <= 16 else 7 if days <= 60 else 14}D", (
+            "day")
+        first = first.ceil("D")
+    return list(pd.date_range(first.ceil(every) if labels != "day" else first, last,
+                              freq=every)), labels
+
+
+_HOUR_LABELS = {
+    "hour": f"utcFormat(datum.value, '{formatting.HOUR_AXIS}')",
+    "hour_and_day": f"utcHours(datum.value) == 0 ? utcFormat(datum.value, "
+                    f"'{formatting.DAY_AXIS}') : utcFormat(datum.value, '{formatting.HOUR_AXIS}')",
+    "day": f"utcFormat(datum.value, '{formatting.DAY_AXIS}')",
+}
+
+
+HOURLY_DAYS = 3  # hours on up to this many days are drawn one by one; more, by hour of day
+
+
+def per_hour(hourly: pd.DataFrame, measure: str, color: str) -> None:
+    """`measure` per hour (`hour`) under its own heading. Hours on up to `HOURLY_DAYS` days:
+    a line of every hour, ticked on whole hours and labelled as hours ("14:00") or days
+    ("06 Mar") as their span asks (`hour_ticks`). More days: bars per hour of the day, the
+    average over the days that have traffic (a month of hours as one line is only noise)."""
+    name = formatting.label(measure)
+    days = hourly["hour"].dt.normalize().nunique() if not hourly.empty else 0
+    if days > HOURLY_DAYS:
+        st.subheader(f"{name} by hour of day")
+        _by_hour_of_day(hourly, measure, days, color)
+        return
+    st.subheader(f"{name} per hour")
+    ticks, labels = (hour_ticks(hourly["hour"].min(), hourly["hour"].max())
+                     if not hourly.empty else ([], "hour"))
+    # the ticks' wall-clock values read as UTC, as the chart reads the naive hours (Vega-Lite
+    # takes a time axis's values as date-times, not as epoch numbers)
+    values = [alt.DateTime(year=t.year, month=t.month, date=t.day, hours=t.hour, utc=True)
+              for t in ticks]
+    x = alt.X("hour:T", title=None, scale=alt.Scale(type="utc"), axis=alt.Axis(
+        values=values, labelExpr=_HOUR_LABELS[labels], labelAngle=0, labelOverlap=True,
+        grid=False))
     show(alt.Chart(hourly).mark_line(
         color=color, point=alt.OverlayMarkDef(filled=True, color=color) if len(hourly) <= 48
         else False,
     ).encode(
         x=x,
-        y=alt.Y(f"{measure}:Q", title=formatting.label(measure),
-                axis=alt.Axis(format=axis_format(measure))),
-        tooltip=[alt.Tooltip("hour:T", format=f"%a {formatting.DAY_AXIS} {formatting.HOUR_AXIS}",
-                             title="Hour"),
-                 alt.Tooltip(f"{measure}:Q", format=tip_format(measure),
-                             title=formatting.label(measure))],
+        y=alt.Y(f"{measure}:Q", title=None, axis=alt.Axis(format=axis_format(measure),
+                                                          tickCount=4)),
+        tooltip=[alt.Tooltip("utcyearmonthdatehoursminutes(hour):T", title="Hour",
+                             format=f"%a {formatting.DAY_AXIS} {formatting.HOUR_AXIS}"),
+                 alt.Tooltip(f"{measure}:Q", format=tip_format(measure), title=name)],
+    ).properties(height=220))
+
+
+def _by_hour_of_day(hourly: pd.DataFrame, measure: str, days: int, color: str) -> None:
+    # the chart sums each hour of the day over the period and divides by its days; a count's
+    # average keeps a decimal ("0.4 orders")
+    fmt = axis_format(measure) if formatting.kind(measure) != "count" else ",.1~f"
+    x = alt.X("hour_of_day:O", title=None, scale=alt.Scale(domain=list(range(24))),
+              axis=alt.Axis(labelAngle=0, labelExpr="datum.value % 3 == 0 ? "
+                            "(datum.value < 10 ? '0' : '') + datum.value + ':00' : ''"))
+    show(alt.Chart(hourly).transform_calculate(
+        hour_of_day="utchours(datum.hour)",
+    ).transform_aggregate(
+        total=f"sum({measure})", groupby=["hour_of_day"],
+    ).transform_calculate(
+        per_day=f"datum.total / {int(days)}",
+    ).mark_bar(color=color).encode(
+        x=x,
+        y=alt.Y("per_day:Q", title=f"Average of {days} days",
+                axis=alt.Axis(format=fmt, tickCount=4)),
+        tooltip=[alt.Tooltip("hour_of_day:O", title="Hour of day"),
+                 alt.Tooltip("per_day:Q", format=fmt,
+                             title=f"{formatting.label(measure)}, average per day"),
+                 alt.Tooltip("total:Q", format=tip_format(measure),
+                             title=f"{formatting.label(measure)}, all {days} days")],
     ).properties(height=220))

@@ -20,7 +20,8 @@ PERCENT_DECIMALS = 1
 # deficiency. Black is left out (it reads as text); the first colour is the single-series one.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
            "#999999")
-ACCENT = PALETTE[5]  # the second measure of a dual chart (vermillion against blue)
+ACCENT = PALETTE[5]  # a second measure beside the first (vermillion against blue)
+COMPARED = "#5F6368"  # the comparison period on a trend chart: grey, drawn dashed
 
 # currency code → symbol; any other ISO 4217 code is written before the amount ("CHF 12.00")
 SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹", "BRL": "R$",
@@ -41,14 +42,15 @@ def symbol(currency: str | None = None) -> str:
     return SYMBOLS.get(code, f"{code} ")
 
 
-def _missing(value: object) -> bool:
+def is_missing(value: object) -> bool:
+    """None, NaN, NaT or pandas' NA: a value to show as `MISSING`."""
     return value is None or (isinstance(value, float) and math.isnan(value)) or str(
         value) in ("NaT", "<NA>", "nan")
 
 
 def money(value: float | None, currency: str | None = None, decimals: int = 2) -> str:
     """An amount with its currency and thousands separators: "€21,696.29", "-€5.00"."""
-    if _missing(value):
+    if is_missing(value):
         return MISSING
     sign = "-" if value < 0 else ""
     return f"{sign}{symbol(currency)}{abs(value):,.{decimals}f}"
@@ -56,22 +58,22 @@ def money(value: float | None, currency: str | None = None, decimals: int = 2) -
 
 def count(value: float | None) -> str:
     """A whole number with thousands separators: "12,345"."""
-    return MISSING if _missing(value) else f"{value:,.0f}"
+    return MISSING if is_missing(value) else f"{value:,.0f}"
 
 
 def percent(value: float | None, decimals: int = PERCENT_DECIMALS) -> str:
     """A fraction as a percentage with a fixed number of decimals: 0.2634 → "26.3%"."""
-    return MISSING if _missing(value) else f"{value * 100:,.{decimals}f}%"
+    return MISSING if is_missing(value) else f"{value * 100:,.{decimals}f}%"
 
 
 def points(delta: float | None) -> str | None:
     """A difference of two rates in percentage points: 0.012 → "+1.2 pp"."""
-    return None if _missing(delta) else f"{delta * 100:+.{PERCENT_DECIMALS}f} pp"
+    return None if is_missing(delta) else f"{delta * 100:+.{PERCENT_DECIMALS}f} pp"
 
 
 def seconds(value: float | None) -> str:
     """A duration: "45 s", "3 min 05 s", "1 h 02 min"."""
-    if _missing(value):
+    if is_missing(value):
         return MISSING
     s = round(value)
     if s < 60:
@@ -183,7 +185,7 @@ COUNTRY_NUMERIC = dict(item.strip().split(" ", 1)
 def country_name(code: str | None) -> str:
     """The English name of an ISO 3166-1 alpha-2 code ("DE" → "Germany"); an unknown code
     is returned as it is, a missing one as "Unknown"."""
-    if _missing(code) or not str(code).strip():
+    if is_missing(code) or not str(code).strip():
         return "Unknown"
     return COUNTRIES.get(str(code).strip().upper(), str(code))
 

@@ -79,6 +79,27 @@ def build_lake(
     return summary
 
 
+def build_history(
+    settings: Settings, start: datetime, days: int, events_per_hour: int = 30, seed: int = 5,
+) -> dict:
+    """Generate `days` whole days of shop traffic from `start` at a low rate and build them at
+    once, as `bench.tasks.history` does: one extract of the whole range, one load, one full
+    build (a lake with a long history, in seconds rather than one run per hour); return the
+    generator's summary."""
+    end = start + timedelta(days=days)
+    summary = generate(settings.source_uri, start, days * 24, events_per_hour=events_per_hour,
+                       seed=seed)
+    con = connect(settings=settings)
+    try:
+        run_id = pipeline.new_run_id(start)
+        pipeline.extract(con, settings, start, end, run_id)
+        pipeline.load(con, settings, run_id)
+        pipeline.build(con, settings, run_id, end, full=True)
+    finally:
+        con.close()
+    return summary
+
+
 def clicklake(home: Path, *args: str, env: dict[str, str] | None = None
               ) -> subprocess.CompletedProcess:
     """Run `clicklake ARGS` with its lake under `home` and no `.env`, as a user would (with

@@ -9,6 +9,7 @@ hours of shop traffic across midnight (two days, so the Overview has a previous 
 from __future__ import annotations
 
 import io
+import json
 import os
 import time
 from datetime import UTC, date, datetime
@@ -144,6 +145,55 @@ def test_overview_compares_a_day_with_the_day_before(lake):
     day = dict(lake.execute("select date, sessions from mart.daily_kpis").fetchall())
     shown = metrics(at)
     assert shown["Sessions"] == (f"{day[DAY2]:,}", f"{day[DAY2] / day[DAY1] - 1:+.1%}")
+
+
+def test_an_unchanged_kpi_reads_as_neutral_not_as_a_green_rise():
+    assert ui.change(120, 120) == ui.change(0.05, 0.05, rate=True) == "no change"
+    assert ui.change(100_000, 100_001) == "±0.0%"  # moved less than the decimals show
+    assert ui.change(0.05, 0.05 + 1e-6, rate=True) == "±0.0 pp"
+    assert ui.change(110, 100) == "+10.0%" and ui.change(90, 100) == "-10.0%"
+    assert ui.change(0.06, 0.05, rate=True) == "+1.0 pp"
+    assert ui.change(5, 0) is None and ui.change(5, None) is None
+    assert ui.change(float("nan"), 3) is None
+
+    def card(now, before):
+        import streamlit as st  # noqa: PLC0415 — runs inside AppTest's script
+
+        from clicklake import dashboard_ui as ui  # noqa: PLC0415
+        delta = ui.change(now, before)
+        st.metric("Sessions", now, delta, **ui.delta_style(delta))
+
+    shown = {}
+    for now, before in ((120, 120), (100_000, 100_001), (130, 120), (110, 120)):
+        at = AppTest.from_function(card, args=(now, before)).run()
+        (m,) = at.metric
+        shown[now] = (m.delta, m.proto.color, m.proto.direction)
+    proto = type(at.metric[0].proto)
+    grey, none = proto.MetricColor.GRAY, proto.MetricDirection.NONE
+    assert shown[120] == ("no change", grey, none)
+    assert shown[100_000] == ("±0.0%", grey, none)
+    assert shown[130] == ("+8.3%", proto.MetricColor.GREEN, proto.MetricDirection.UP)
+    assert shown[110] == ("-8.3%", proto.MetricColor.RED, proto.MetricDirection.DOWN)
+
+
+def y_fields(spec: dict) -> set[str]:
+    """The measures a Vega-Lite chart draws on its y axes (every layer's)."""
+    own = {spec["encoding"]["y"]["field"]} if "y" in spec.get("encoding", {}) else set()
+    return own.union(*(y_fields(layer) for layer in spec.get("layer", [])))
+
+
+def test_overview_draws_each_measure_on_its_own_chart_with_its_comparison(lake):
+    at = app_at({"preset": "today"})  # 05 Mar, compared with 04 Mar
+    no_errors(at)
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    measures = [y_fields(spec) for spec in specs]
+    assert all(len(m) == 1 for m in measures), measures  # never two scales on one axis
+    assert [m.pop() for m in measures[:4]] == ["sessions", "conversion_rate", "revenue",
+                                               "orders"]
+    # the daily charts carry the day before as a dashed line on the same axis
+    dashed = [any(layer["mark"].get("strokeDash") for layer in spec["layer"])
+              for spec in specs[:4]]
+    assert dashed == [True] * 4
 
 
 def test_overview_with_filters_equals_the_traffic_mart_for_the_same_filters(lake):
@@ -458,6 +508,8 @@ def test_last_year_comparison_shows_no_delta_when_that_period_has_no_data(lake):
     no_errors(at)
     sessions, delta = metrics(at)["Sessions"]
     assert sessions != "–" and not delta
+    # no card claims a change (nor "no change") against a period without traffic
+    assert [d for _, d in metrics(at).values() if d] == []
     assert any("07 Mar 2023" in c.value for c in at.caption)  # 364 days before, a Tuesday
 
 

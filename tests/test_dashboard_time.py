@@ -7,6 +7,7 @@ rows and columns of its table."""
 from __future__ import annotations
 
 import io
+from dataclasses import fields
 from datetime import date, timedelta
 
 import pandas as pd
@@ -74,6 +75,20 @@ def test_filters_compare_with_the_chosen_period_and_keep_their_dimensions():
     assert f.params()["mediums"] == [] and f.params()["products"] == []
 
 
+def test_a_view_and_its_filters_hold_one_shared_set_of_choices():
+    chosen = {"sources": ("google",), "devices": ("mobile",), "countries": ("DE",),
+              "mediums": ("cpc",), "campaigns": ("spring",), "products": ("P-1",),
+              "comparison": "year"}
+    view = View(preset="today", **chosen)
+    assert view.choices() == chosen
+    assert view.filters(NEWEST) == dashboard.Filters(NEWEST, NEWEST, **chosen)
+    assert view.filters(NEWEST).choices() == chosen
+    # every list filter of a link is one of the shared choices, and nothing else is
+    assert set(dashboard.URL_LISTS.values()) | {"comparison"} == set(chosen)
+    assert {f.name for f in fields(dashboard.Filters)} == {*chosen, "start", "end"}
+    assert {f.name for f in fields(View)} == {*chosen, "preset", "start", "end"}
+
+
 def query_of(view: View) -> dict[str, list[str]]:
     """What Streamlit's st.query_params hands back for a link to `view`: every key a list."""
     return {k: v if isinstance(v, list) else [v]
@@ -125,3 +140,28 @@ def test_a_csv_download_holds_the_tables_rows_and_columns():
     back = pd.read_csv(io.BytesIO(ui.csv_bytes(df)))
     assert list(back.columns) == list(df.columns)
     pd.testing.assert_frame_equal(back, df)
+
+
+@pytest.mark.parametrize(("first", "last", "ticks", "labels"), [
+    ("2024-03-05 10:00", "2024-03-05 11:00", ["10:00", "11:00"], "hour"),   # two hours
+    ("2024-03-05 00:00", "2024-03-05 23:00",
+     ["00:00", "03:00", "06:00", "09:00", "12:00", "15:00", "18:00", "21:00"], "hour"),
+    ("2024-03-04 23:00", "2024-03-05 01:00", ["05 Mar 00:00"], "hour_and_day"),
+    ("2024-03-03 07:00", "2024-03-05 23:00",
+     ["03 Mar 12:00", "04 Mar 00:00", "04 Mar 12:00", "05 Mar 00:00", "05 Mar 12:00"],
+     "hour_and_day"),
+    ("2024-02-28 00:00", "2024-03-05 23:00",  # a week: a tick a day
+     ["28 Feb", "29 Feb", "01 Mar", "02 Mar", "03 Mar", "04 Mar", "05 Mar"], "day"),
+    ("2024-02-07 05:00", "2024-03-05 23:00", ["08 Feb", "15 Feb", "22 Feb", "29 Feb"], "day"),
+    ("2023-12-07 00:00", "2024-03-05 23:00", 7, "day"),  # ninety days: every two weeks
+])
+def test_an_hourly_axis_ticks_whole_hours_or_days_as_its_span_asks(first, last, ticks, labels):
+    from clicklake.dashboard_ui import hour_ticks  # noqa: PLC0415 — imports Streamlit
+
+    at, kind = hour_ticks(first, last)
+    assert kind == labels
+    if isinstance(ticks, int):
+        assert len(at) == ticks and all(t == t.normalize() for t in at)
+        return
+    fmt = {"hour": "%H:%M", "hour_and_day": "%d %b %H:%M", "day": "%d %b"}[kind]
+    assert [t.strftime(fmt) for t in at] == ticks

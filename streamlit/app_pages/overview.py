@@ -11,7 +11,9 @@ st.title("Overview")
 f = ui.filters("overview")
 now = ui.query(db.kpis, f)
 other, versus = ui.versus(f)
-before = ui.query(db.kpis, other) if other else dict.fromkeys(now)
+before = ui.query(db.kpis, other) if other else None
+if not (before and before["sessions"]):  # no traffic then: nothing to compare, not "no change"
+    before = dict.fromkeys(now)
 
 CARDS = [
     ("Visitors", "visitors", ui.fmt_int, False, "Distinct visitors who started a visit."),
@@ -26,7 +28,7 @@ for row in (CARDS[:3], CARDS[3:]):
         delta = ui.change(now[key], before[key], rate=rate)
         col.metric(label, fmt(now[key]), delta, help=help_text, border=True,
                    delta_description=(f"vs {versus}" if delta else f"no data for {versus}")
-                   if other else None)
+                   if other else None, **ui.delta_style(delta))
 
 daily = ui.query(db.daily_trend, f)
 hourly = ui.query(db.hourly_trend, f)
@@ -36,27 +38,30 @@ if daily.empty:
 compared = ui.query(db.daily_trend, other) if other else None
 shift = (f.start - other.start).days if other else 0
 if compared is not None and not compared.empty:
-    st.caption(f"Dashed lighter lines: the same measures {ui.period(other.start, other.end)} "
-               f"({db.COMPARISONS[f.comparison].lower()}), drawn on the days they compare with.")
+    st.caption(f"Grey dashed lines: the same measure {ui.period(other.start, other.end)} "
+               f"({db.COMPARISONS[f.comparison].lower()}), drawn on the days it compares with.")
+    if len(compared) < other.days:
+        st.caption(f":orange[Only {len(compared)} of the {other.days} days compared with "
+                   "have traffic in the lake: the changes on the cards compare unequal "
+                   "spans.]")
 elif other:
     st.caption(f"Nothing to compare with: no traffic {ui.period(other.start, other.end)}.")
 
-left, right = st.columns(2)
-with left:
-    st.subheader("Sessions and conversion")
-    ui.bars_and_line(daily, "sessions", "conversion_rate", compared, shift)
-with right:
-    st.subheader("Revenue and orders")
-    ui.bars_and_line(daily, "revenue", "orders", compared, shift)
+# one measure per chart, each on its own axis: sessions (hundreds), conversion (a rate),
+# revenue (money) and orders (tens) never share a scale
+DAILY = [("Sessions per day", "sessions"), ("Conversion per day", "conversion_rate"),
+         ("Revenue per day", "revenue"), ("Orders per day", "orders")]
+for row in (DAILY[:2], DAILY[2:]):
+    for col, (title, measure) in zip(st.columns(2), row, strict=True):
+        with col:
+            st.subheader(title)
+            ui.per_day(daily, measure, compared, shift)
 
-# sessions (hundreds) and orders (tens) never share an axis: one chart each
 left, right = st.columns(2)
 with left:
-    st.subheader("Sessions per hour")
-    ui.per_hour(hourly, "sessions", f.days == 1, formatting.PALETTE[0])
+    ui.per_hour(hourly, "sessions", formatting.PALETTE[0])
 with right:
-    st.subheader("Orders per hour")
-    ui.per_hour(hourly, "orders", f.days == 1, formatting.ACCENT)
+    ui.per_hour(hourly, "orders", formatting.PALETTE[0])
 
 with st.expander("Daily KPIs of the whole shop (mart.daily_kpis, date range only)"):
     ui.table(ui.query(db.daily_kpis, f), download_name="daily-kpis",
