@@ -424,11 +424,17 @@ def column(name: str, title: str | None = None, **kw: Any) -> Any:
     return st.column_config.NumberColumn(title, format="localized", **kw)
 
 
-def table(df: pd.DataFrame, download_name: str | None = None, **columns: Any) -> None:
+WRAPPED_ROW = 68  # px: three lines of text; Streamlit wraps a cell's text only in rows over 64 px
+
+
+def table(df: pd.DataFrame, download_name: str | None = None, *, wrap: bool = False,
+          **columns: Any) -> None:
     """A dataframe without the index, every column labelled and formatted by its name
     (`clicklake.formatting`), with a CSV download of the same rows and columns (`csv_bytes`,
     file `clicklake-<download_name>.csv`); `columns` overrides a column with a label or a
-    config. Rates are shown as percentages with one decimal."""
+    config. Rates are shown as percentages with one decimal; a missing value reads "–" (the
+    column keeps its numbers). `wrap`: rows three lines tall, so long text (a commit message,
+    an error) wraps in its cell instead of being cut off."""
     shown = df.copy()
     config = {}
     for name in shown.columns:
@@ -442,7 +448,10 @@ def table(df: pd.DataFrame, download_name: str | None = None, **columns: Any) ->
             config[name], dict) else None
         if fmt_of and fmt_of.endswith("%%"):
             shown[name] = shown[name] * 100
-    st.dataframe(shown, hide_index=True, column_config=config)
+    # wrapped rows are tall: show up to eight of them (the rest scroll), not a five-row slot
+    st.dataframe(shown, hide_index=True, column_config=config,
+                 placeholder=formatting.MISSING, row_height=WRAPPED_ROW if wrap else None,
+                 height=38 + WRAPPED_ROW * min(len(df), 8) if wrap else "auto")
     name = download_name or "-".join(str(c) for c in df.columns[:2])
     st.download_button(
         "CSV", lambda: csv_bytes(df), file_name=f"clicklake-{name}.csv", mime="text/csv",
@@ -463,6 +472,20 @@ def _themed(chart: Any) -> Any:
     # one palette and one number locale (the currency) for every chart of the dashboard
     return chart.configure(locale=formatting.vega_locale()).configure_range(
         category=list(formatting.PALETTE))
+
+
+def category_color(field: str, values: Any, dimension: str | None = None,
+                   known: list[str] | None = None, title: str | None = None,
+                   **kw: Any) -> alt.Color:
+    """The colour encoding of a category (`field`, whose values are `values`): each value has
+    the colour `formatting.category_colours` gives it for `dimension` (default: `field`), so
+    a product category, device or source looks the same on every chart and page whatever
+    else the chart holds; the legend lists the values by name. `known`: a fixed order of
+    values for a chart's own kinds (they take the palette's colours in that order)."""
+    colours = formatting.category_colours(values, dimension or field, known)
+    domain = [v for v in known if v in colours] if known else list(colours)
+    return alt.Color(f"{field}:N", title=title, sort=domain, scale=alt.Scale(
+        domain=domain, range=[colours[v] for v in domain]), **kw)
 
 
 def show(chart: Any) -> None:
@@ -496,7 +519,7 @@ def bars(df: pd.DataFrame, x: str, y: str, *, sort: str | list | None = "-x", ti
     }
     mark = alt.Chart(df).mark_bar(color=formatting.PALETTE[0])
     if color:
-        enc["color"] = alt.Color(color, title=None)
+        enc["color"] = category_color(color, df[color])
         enc["tooltip"] = [alt.Tooltip(y, title=formatting.label(y)),
                           alt.Tooltip(color, title=formatting.label(color)), tip]
         mark = alt.Chart(df).mark_bar()

@@ -11,6 +11,8 @@ Pure Python: no Streamlit, no network; a missing value shows as "–".
 from __future__ import annotations
 
 import math
+import zlib
+from collections.abc import Iterable, Sequence
 from functools import cache
 
 MISSING = "–"
@@ -22,6 +24,21 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
            "#999999")
 ACCENT = PALETTE[5]  # a second measure beside the first (vermillion against blue)
 COMPARED = "#5F6368"  # the comparison period on a trend chart: grey, drawn dashed
+
+# The values of a dimension that always get the same colour, on every chart, page and lake:
+# the n-th value of a list gets the n-th colour of PALETTE. Fixed lists, not the values a chart
+# happens to hold: sorted present values would move "shoes" from green to pink on a lake that
+# also sells outdoor gear. Other values get a colour from their name (`category_colours`).
+CATEGORY_DOMAINS = {
+    # the shop's product categories (clicklake.generate's catalogue)
+    "category": ("shoes", "bags", "jackets", "accessories", "outdoor", "home"),
+    "device": ("desktop", "mobile", "tablet"),
+    "page_type": ("home", "category", "product", "cart", "checkout", "confirmation", "other"),
+    # "(none)": direct and organic visits, which carry no utm_source
+    "source": ("(none)", "google", "newsletter", "facebook", "instagram"),
+}
+# other names of the same dimension (a mart's column, a breakdown's name)
+_DOMAIN_ALIASES = {"device_type": "device", "utm_source": "source", "product_category": "category"}
 
 # currency code → symbol; any other ISO 4217 code is written before the amount ("CHF 12.00")
 SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹", "BRL": "R$",
@@ -40,6 +57,27 @@ def symbol(currency: str | None = None) -> str:
     """What goes before an amount: "€" for EUR, "CHF " for a code without a symbol here."""
     code = (currency or default_currency()).upper()
     return SYMBOLS.get(code, f"{code} ")
+
+
+def category_colours(values: Iterable[object], dimension: str | None = None,
+                     known: Sequence[str] | None = None) -> dict[str, str]:
+    """The colour of each distinct value of a category (sorted by name, missing values left
+    out), the same on every chart whatever other values it holds: a value of the dimension's
+    fixed list (`CATEGORY_DOMAINS`, or `known`) gets the PALETTE colour of its place in that
+    list; any other value the colour its name hashes to, moved on to the next free colour
+    only when that one is already used on the chart (two segments must not look alike)."""
+    fixed = tuple(known if known is not None else CATEGORY_DOMAINS.get(
+        _DOMAIN_ALIASES.get(dimension or "", dimension or ""), ()))
+    names = sorted({str(v) for v in values if not is_missing(v)})
+    colours = {v: PALETTE[fixed.index(v) % len(PALETTE)] for v in names if v in fixed}
+    used = set(colours.values())
+    for name in (v for v in names if v not in fixed):
+        start = zlib.crc32(name.encode()) % len(PALETTE)
+        free = [PALETTE[(start + i) % len(PALETTE)] for i in range(len(PALETTE))
+                if PALETTE[(start + i) % len(PALETTE)] not in used]
+        colours[name] = free[0] if free else PALETTE[start]
+        used.add(colours[name])
+    return {v: colours[v] for v in names}
 
 
 def is_missing(value: object) -> bool:
@@ -106,6 +144,10 @@ LABELS = {
     "converted_sessions": "Converted", "share": "Share", "bucket": "Visit length",
     "cohort_week": "Cohort", "cohort_visitors": "Visitors", "week_number": "Week",
     "active_visitors": "Active", "retention": "Retention",
+    # the pipeline's own records (Data health, What changed)
+    "run_id": "Run", "check_name": "Check", "failing_rows": "Failing", "object": "Object key",
+    "rows_loaded": "Loaded", "rows_rejected": "Rejected", "snapshot_id": "Snapshot",
+    "snapshot_time": "Time (UTC)", "commit_message": "What ran", "changes": "Tables changed",
 }
 
 

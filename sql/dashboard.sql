@@ -642,16 +642,28 @@ tables as (
     qualify row_number() over (partition by t.table_id order by t.begin_snapshot desc) = 1
 ),
 
-described as (
+-- one verb per kind of change, whether the rows went to Parquet files or were inlined in the
+-- catalog (a storage detail): "insert ops.load_ledger, raw.location_events; delete mart.x"
+verbs as (
     select
         snapshot_id,
-        string_agg(
-            replace(replace(kind, 'tables_', 'table '), '_', ' ') || ' '
-            || coalesce(t.table_name, c.target),
-            ', ' order by kind, coalesce(t.table_name, c.target)
-        ) as changes,
+        case
+            when kind like '%insert%' then 'insert'
+            when kind like '%delete%' then 'delete'
+            when kind like '%created' then 'create'
+            when kind like '%dropped' then 'drop'
+            else replace(replace(kind, 'tables_', 'table '), '_', ' ')
+        end as verb,
+        array_to_string(list_sort(list_distinct(list(coalesce(t.table_name, c.target)))), ', ')
+            as targets,
     from changes as c
     left join tables as t using (target)
+    group by all
+),
+
+described as (
+    select snapshot_id, string_agg(verb || ' ' || targets, '; ' order by verb) as changes,
+    from verbs
     group by snapshot_id
 )
 

@@ -196,6 +196,35 @@ def test_overview_draws_each_measure_on_its_own_chart_with_its_comparison(lake):
     assert dashed == [True] * 4
 
 
+def colour_scales(at: AppTest) -> dict[str, dict[str, str]]:
+    """Per field coloured by category on the page's charts: each value's colour."""
+    found = {}
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        for layer in [spec, *spec.get("layer", [])]:
+            color = layer.get("encoding", {}).get("color", {})
+            if "scale" in color and "domain" in color["scale"]:
+                found[color["field"]] = dict(zip(color["scale"]["domain"],
+                                                 color["scale"]["range"], strict=True))
+    return found
+
+
+@pytest.mark.parametrize(("page", "field", "dimension"), [
+    ("products", "category", "category"), ("behaviour", "page_type", "page_type"),
+    ("funnel", "segment", "source"),
+])
+def test_charts_colour_a_category_by_its_fixed_colour(lake, page, field, dimension):
+    at = app(page)
+    no_errors(at)
+    scale = colour_scales(at)[field]
+    assert scale == formatting.category_colours(scale, dimension)
+    # whatever else the lake holds: a known value has the colour of its place in its list
+    for value, colour in scale.items():
+        if value in formatting.CATEGORY_DOMAINS[dimension]:
+            place = formatting.CATEGORY_DOMAINS[dimension].index(value)
+            assert colour == formatting.PALETTE[place]
+
+
 def test_overview_with_filters_equals_the_traffic_mart_for_the_same_filters(lake):
     source, device = one(lake, """
         select utm_source, device_type from mart.hourly_traffic

@@ -69,3 +69,28 @@ def test_countries_get_their_name_beside_the_code():
 def test_the_palette_is_okabe_ito_and_distinct():
     assert len(set(fmt.PALETTE)) == len(fmt.PALETTE) >= 8
     assert fmt.PALETTE[:3] == ("#0072B2", "#E69F00", "#009E73")
+
+
+def test_a_category_keeps_its_colour_whatever_the_other_categories_are():
+    # the 1-day lake sells bags, jackets and shoes; the 30-day one outdoor gear too
+    few = fmt.category_colours(["bags", "jackets", "shoes"], "category")
+    more = fmt.category_colours(["shoes", "outdoor", "bags", "jackets", "home"], "category")
+    assert few["shoes"] == more["shoes"] and few["bags"] == more["bags"]
+    assert fmt.category_colours(["shoes"], "category")["shoes"] == few["shoes"]
+    assert len(set(more.values())) == len(more)  # told apart within one chart
+    assert set(more.values()) <= set(fmt.PALETTE)
+
+
+def test_a_column_named_differently_keeps_the_same_colours():
+    # device on one page, device_type on another; a funnel segment by source or by device
+    by_type = fmt.category_colours(["mobile", "tablet"], "device_type")
+    by_device = fmt.category_colours(["desktop", "mobile", "tablet"], "device")
+    assert by_type == {k: by_device[k] for k in by_type}
+
+
+def test_an_unknown_category_gets_a_stable_colour_of_its_own():
+    one = fmt.category_colours(["weekly_digest", "spring_sale"])
+    other = fmt.category_colours(["spring_sale", "weekly_digest"])
+    assert one == other and one["spring_sale"] != one["weekly_digest"]
+    assert fmt.category_colours(["spring_sale", "x", "y"])["spring_sale"] in fmt.PALETTE
+    assert list(fmt.category_colours(["b", "a", "b", None])) == ["a", "b"]  # once, sorted

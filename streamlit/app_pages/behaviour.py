@@ -15,11 +15,9 @@ if top.empty:
     st.stop()
 
 st.subheader("Top pages")
-left, right = st.columns([2, 3])
-with left:
-    ui.bars(top.head(10), "pageviews", "page_path", color="page_type", height=300)
-with right:
-    ui.table(top)
+# the whole width: a third of a 1280 px page leaves the bars no room beside paths and a legend
+ui.bars(top.head(10), "pageviews", "page_path", color="page_type", height=300)
+ui.table(top, download_name="top-pages")
 
 left, right = st.columns(2)
 with left:
@@ -46,8 +44,8 @@ with left:
                 scale=alt.Scale(domain=[0, 1])),
         y=alt.Y("page_type:N", sort=list(types["page_type"]), title=None),
         yOffset=alt.YOffset("visits:N", sort=list(kinds.values())),
-        color=alt.Color("visits:N", title=None, sort=list(kinds.values()),
-                        legend=alt.Legend(orient="bottom")),
+        color=ui.category_color("visits", reach["visits"], known=list(kinds.values()),
+                                legend=alt.Legend(orient="bottom")),
         tooltip=[alt.Tooltip("page_type:N", title="Page type"),
                  alt.Tooltip("visits:N", title="Visits"),
                  alt.Tooltip("share:Q", format=formatting.PERCENT_AXIS, title="Share")],
@@ -68,7 +66,8 @@ ui.table(ui.query(db.path_prefixes, f, steps, 15), path_start="Path starts with"
          sessions="Visits", converted_sessions="Converted")
 
 st.subheader("Paths of visits that paid an order")
-ui.table(ui.query(db.paths, f, 15, True)[["path", "sessions", "revenue", "share"]])
+ui.table(ui.query(db.paths, f, 15, True)[["path", "sessions", "revenue", "share"]],
+         sessions="Visits")
 
 st.subheader("Session length")
 st.caption("Also filtered by source, device and country (from stage.sessions).")

@@ -67,21 +67,21 @@ if not quarantined.empty:  # whole files that could not be read: name each one
     st.warning(f"{what} quarantined: rejected whole, none of its rows loaded (reasons below). "
                "Fix the file and upload it again: a new version is read on the next run.")
     st.subheader("Quarantined files")
-    ui.table(quarantined, object="object key", rows_rejected=ui.INT,
-             quarantined_at=st.column_config.DatetimeColumn("quarantined (UTC)"))
+    ui.table(quarantined, rows_rejected=ui.INT, wrap=True,
+             quarantined_at=st.column_config.DatetimeColumn("Quarantined (UTC)"))
 
 st.subheader("Freshness per stream")
 fresh = fresh.assign(age=fresh["events_age_hours"].map(age))
 ui.table(
-    fresh, stream="stream", format="format", status="status",
-    newest_events=st.column_config.DatetimeColumn("newest events (UTC)",
+    fresh,
+    newest_events=st.column_config.DatetimeColumn("Newest events (UTC)",
                                                   format="YYYY-MM-DD HH:mm"),
-    age="age", expected=st.column_config.TextColumn(
-        "due", help="How soon after its newest hour (day) a stream is stale: hourly streams "
+    expected=st.column_config.TextColumn(
+        "Due", help="How soon after its newest hour (day) a stream is stale: hourly streams "
         "3 h, daily exports a day plus their late-data window"),
-    last_ok_run_at=st.column_config.DatetimeColumn("last good run", format="MM-DD HH:mm"),
-    rows_loaded=st.column_config.NumberColumn("loaded", format="localized"),
-    rows_rejected=st.column_config.NumberColumn("rejected", format="localized"),
+    last_ok_run_at=st.column_config.DatetimeColumn("Last good run", format="MM-DD HH:mm"),
+    rows_loaded=st.column_config.NumberColumn("Loaded", format="localized"),
+    rows_rejected=st.column_config.NumberColumn("Rejected", format="localized"),
     stale=HIDE, events_age_hours=HIDE, minutes_ago=HIDE, files=HIDE, last_loaded_at=HIDE,
 )
 st.caption("Newest events: the hour (for a daily export, the day) of the newest file a stream "
@@ -101,15 +101,17 @@ if not runs.empty:
                        var_name="step", value_name="seconds")
     steps["step"] = steps["step"].str.removesuffix("_s")
     base = alt.Chart(steps).encode(
-        x=alt.X("run:N", sort=list(order["run"]), title="run (start time, UTC)",
+        x=alt.X("run:N", sort=list(order["run"]), title="Run (start time, UTC)",
                 axis=alt.Axis(labelAngle=-40, labelLimit=0, labelOverlap=True)),
         y=alt.Y("step:N", sort=STEPS, title=None,
                 axis=alt.Axis(labelLimit=0, labelOverlap=False)),
     )
     cells = base.mark_rect(stroke="white").encode(
-        color=alt.Color("seconds:Q", title="seconds", scale=alt.Scale(type="symlog",
+        color=alt.Color("seconds:Q", title="Seconds", scale=alt.Scale(type="symlog",
                                                                       scheme="blues")),
-        tooltip=["run_id", "status", "step", alt.Tooltip("seconds:Q", format=".3f")],
+        tooltip=[alt.Tooltip("run_id:N", title="Run"), alt.Tooltip("status:N", title="Status"),
+                 alt.Tooltip("step:N", title="Step"),
+                 alt.Tooltip("seconds:Q", format=".3f", title="Seconds")],
     )
     chart = cells
     if len(order) <= 16:
@@ -121,13 +123,17 @@ if not runs.empty:
     st.altair_chart(chart.properties(height=alt.Step(34)))
     st.caption("Seconds per step of each run (summed over streams), darker is longer; "
                "hover a cell for its run.")
-ui.table(runs, run_id=st.column_config.TextColumn("run"),
-         started_at=st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-         status="status", rows_loaded=st.column_config.NumberColumn("rows loaded",
-                                                                    format="localized"),
-         seconds=st.column_config.NumberColumn("wall seconds", format="%.2f"),
-         error="error", finished_at=HIDE, extract_s=HIDE, load_s=HIDE, transform_s=HIDE,
-         checks_s=HIDE)
+if runs.empty:
+    st.caption("No runs recorded yet: `clicklake run` records each one.")
+else:  # a failed run's error is long: it wraps in its cell rather than being cut off
+    ui.table(runs, wrap=bool(runs["error"].notna().any()),
+             run_id=st.column_config.TextColumn("Run"),
+             started_at=st.column_config.DatetimeColumn("Started (UTC)",
+                                                        format="YYYY-MM-DD HH:mm:ss"),
+             rows_loaded=st.column_config.NumberColumn("Rows loaded", format="localized"),
+             seconds=st.column_config.NumberColumn("Wall seconds", format="%.2f"),
+             error=st.column_config.TextColumn("Error"), finished_at=HIDE,
+             extract_s=HIDE, load_s=HIDE, transform_s=HIDE, checks_s=HIDE)
 
 left, right = st.columns(2)
 with left:
@@ -140,20 +146,23 @@ with left:
         ui.table(rejected, rows=ui.INT)
 with right:
     st.subheader("Checks")
-    ui.table(checks, check_name="check", severity=HIDE,
-             failing_rows=st.column_config.NumberColumn("failing", format="localized"),
-             checked_at=st.column_config.DatetimeColumn("checked", format="HH:mm"),
+    ui.table(checks, check_name="Check", severity=HIDE,
+             failing_rows=st.column_config.NumberColumn("Failing", format="localized"),
+             checked_at=st.column_config.DatetimeColumn("Checked", format="HH:mm"),
              failed_runs=st.column_config.NumberColumn(
-                 "fails", help="In how many recorded runs the check failed"),
+                 "Fails", help="In how many recorded runs the check failed"),
              sample=HIDE, runs=HIDE)
 
 st.subheader("Lake snapshots")
 st.caption("Each commit to the lake is a snapshot you can time-travel to "
            "(`from mart.daily_kpis at (version => N)`); its message says what ran.")
-ui.table(ui.query(db.snapshots, 50),
-         snapshot_id=st.column_config.NumberColumn("snapshot", width="small"),
-         snapshot_time=st.column_config.DatetimeColumn("time (UTC)", format="MM-DD HH:mm:ss",
-                                                       width="small"),
-         commit_message=st.column_config.TextColumn("what ran", width="large"),
-         changes=st.column_config.TextColumn("tables changed", width="medium"),
+# a message names the run, its hours and its rows: rows of three lines let it wrap, whole
+ui.table(ui.query(db.snapshots, 50), download_name="snapshots", wrap=True,
+         snapshot_id=st.column_config.NumberColumn("Snapshot", format="%d", width=75),
+         snapshot_time=st.column_config.DatetimeColumn("Time (UTC)", format="D MMM HH:mm:ss",
+                                                       width=115),
+         commit_message=st.column_config.TextColumn("What ran", width=390),
+         changes=st.column_config.TextColumn(
+             "Tables changed", width=230, help="Every table the commit changed; a build of "
+             "many tables lists them beyond what the cell shows: the CSV has the whole list."),
          author=HIDE, extra_info=HIDE)

@@ -4,6 +4,7 @@ duplicates removed, rejected lines), from DuckLake's change feed and the load le
 from datetime import date
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from clicklake import dashboard as db
@@ -35,10 +36,10 @@ if not restated.empty:
     with st.expander(f"Restated days ({len(restated):,})", expanded=True):
         ui.table(restated[["day", "late_moves", "last_moved", "first_events", "events",
                            "first_revenue", "revenue"]], download_name="restated-days",
-                 day=st.column_config.DateColumn("day", format="ddd D MMM YYYY"),
-                 last_moved=st.column_config.DatetimeColumn("last moved (UTC)",
+                 day=st.column_config.DateColumn("Day", format="ddd D MMM YYYY"),
+                 last_moved=st.column_config.DatetimeColumn("Last moved (UTC)",
                                                             format="D MMM YYYY HH:mm"),
-                 first_events="events first reported", first_revenue="revenue first reported")
+                 first_events="Events first reported", first_revenue="Revenue first reported")
 
 # the day to explain: the link's (?day=YYYY-MM-DD), else the day that moved last, else the newest
 choices = [d.date() for d in days["day"]]
@@ -60,15 +61,21 @@ st.subheader(f"{day:%d %b %Y}: {ui.fmt_int(first['events'])} events when first r
              f"{ui.fmt_int(last['events'])} now")
 
 if len(versions) > 1:
+    # builds minutes apart would all read "07 Dec 04:23": then the ticks show seconds
+    span = versions["snapshot_time"].max() - versions["snapshot_time"].min()
+    when = "%H:%M:%S" if span < pd.Timedelta(hours=1) else "%d %b %H:%M"
     chart = alt.Chart(versions).mark_line(interpolate="step-after", point=True).encode(
-        x=alt.X("snapshot_time:T", title="snapshot (UTC)",
-                axis=alt.Axis(format="%d %b %H:%M", labelAngle=0, tickCount=6)),
-        y=alt.Y("events:Q", title="events of the day", scale=alt.Scale(zero=False)),
+        x=alt.X("snapshot_time:T", title="Snapshot (UTC)", scale=alt.Scale(type="utc"),
+                axis=alt.Axis(format=when, labelAngle=0, tickCount=6, labelOverlap=True)),
+        y=alt.Y("events:Q", title="Events of the day", scale=alt.Scale(zero=False),
+                axis=alt.Axis(format=formatting.COUNT_AXIS)),
         color=alt.value(formatting.PALETTE[0]),
-        tooltip=[alt.Tooltip("snapshot_id:Q", title="snapshot"),
-                 alt.Tooltip("snapshot_time:T", title="at (UTC)", format="%d %b %Y %H:%M"),
-                 alt.Tooltip("events:Q", format=","), alt.Tooltip("events_change:Q", format="+,"),
-                 alt.Tooltip("why:N")],
+        tooltip=[alt.Tooltip("snapshot_id:Q", title="Snapshot"),
+                 alt.Tooltip("utcyearmonthdatehoursminutesseconds(snapshot_time):T",
+                             title="At (UTC)", format="%d %b %Y %H:%M:%S"),
+                 alt.Tooltip("events:Q", format=",", title="Events"),
+                 alt.Tooltip("events_change:Q", format="+,", title="Δ events"),
+                 alt.Tooltip("why:N", title="Why")],
     ).properties(height=220)
     ui.show(chart)
 
@@ -78,14 +85,18 @@ st.markdown("\n".join(f"- **{v.snapshot_time:%d %b %H:%M} UTC** (snapshot {v.sna
                        f"{v.why}" for v in versions.itertuples()))
 ui.table(versions[["snapshot_id", "snapshot_time", "commit_message", "events", "events_change",
                    "sessions_change", "orders_change", "revenue_change"]],
-         download_name=f"day-versions-{day}",
-         snapshot_id=st.column_config.NumberColumn("snapshot", format="%d", width=70),
-         snapshot_time=st.column_config.DatetimeColumn("at (UTC)", format="D MMM HH:mm"),
-         commit_message=st.column_config.TextColumn("commit", width="medium"),
+         # the build's commit message wraps in its cell (a build per row: few rows); a day's
+         # first build has no change: its Δ cells read "–"
+         download_name=f"day-versions-{day}", wrap=True,
+         snapshot_id=st.column_config.NumberColumn("Snapshot", format="%d", width=75),
+         snapshot_time=st.column_config.DatetimeColumn("At (UTC)", format="D MMM HH:mm",
+                                                       width=95),
+         commit_message=st.column_config.TextColumn("Commit", width=250),
+         events=ui.column("events", width=70),
          events_change=ui.column("events_change", "Δ events", width=ui.NARROW),
          sessions_change=ui.column("sessions_change", "Δ sessions", width=ui.NARROW),
          orders_change=ui.column("orders_change", "Δ orders", width=ui.NARROW),
-         revenue_change=ui.column("revenue_change", "Δ revenue", width=ui.NARROW))
+         revenue_change=ui.column("revenue", "Δ revenue", width=ui.NARROW))
 
 st.subheader("The files behind each move")
 files = history.files
@@ -99,15 +110,17 @@ else:
                "folder's hour, or arrived after its hour ran.")
     ui.table(files[["version", "file", "late", "rows_in", "rows_rejected", "reasons",
                     "raw_events", "events_kept", "duplicates"]],
+             # a file's key whole (date=…/hour=…/part-….jsonl.gz); rejection reasons wrap
              download_name=f"day-files-{day}",
-             version=st.column_config.NumberColumn("build", format="%d", width=55),
-             file=st.column_config.TextColumn("file", width=210),
-             late=st.column_config.CheckboxColumn("late", width=45),
-             rows_in=ui.column("rows_in", "lines", width=ui.NARROW),
-             rows_rejected=ui.column("rows_rejected", "rejected", width=ui.NARROW),
-             reasons=st.column_config.TextColumn("because", width=100),
-             raw_events=ui.column("raw_events", "events", width=ui.NARROW),
-             events_kept=ui.column("events_kept", "kept", width=ui.NARROW),
-             duplicates=ui.column("duplicates", "duplicates", width=ui.NARROW))
+             wrap=bool(files["reasons"].fillna("").astype(str).str.strip().ne("").any()),
+             version=st.column_config.NumberColumn("Build", format="%d", width=55),
+             file=st.column_config.TextColumn("File", width=300),
+             late=st.column_config.CheckboxColumn("Late", width=45),
+             rows_in=ui.column("rows_in", "Lines", width=60),
+             rows_rejected=ui.column("rows_rejected", "Rejected", width=72),
+             reasons=st.column_config.TextColumn("Because", width=80),
+             raw_events=ui.column("raw_events", "Events", width=62),
+             events_kept=ui.column("events_kept", "Kept", width=56),
+             duplicates=ui.column("duplicates", "Duplicates"))
 if moved.empty and len(versions) > 1:
     st.caption("The day's events never moved after it was first reported.")
