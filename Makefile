@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo dashboard notebook airflow celery test check lint venv postgres redis chromium clean bench
+.PHONY: demo dashboard notebook airflow celery test check lint venv postgres redis chromium clean bench bench-scale
 
 # one environment for every README command: pipeline, Airflow, dashboard, notebooks, tests
 $(STAMP): pyproject.toml
@@ -102,3 +102,8 @@ clean:
 bench: venv  ## measure load, pipeline, history and dashboard speed against the baselines
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# the 10M-event hour alone (about 10 min), merged into the last `make bench` figures
+bench-scale: venv  ## measure a 10M-event hour under the shipped memory limit
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.run --only scale --merge $(BENCH_ARGS)

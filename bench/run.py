@@ -31,6 +31,7 @@ from pathlib import Path
 
 from bench import report
 from bench.tasks import STREAMS
+from clicklake.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 # Hours where the generator's daily rhythm is near its mean, so events_per_hour ≈ events.
@@ -40,6 +41,11 @@ HOUR = DAY + timedelta(hours=9)
 # GA4 writes about 1.67 rows per event of the simulated shop (a product page is a page_view and
 # an add_to_cart; visits add session_start, first_visit, user_engagement): measured on a day
 GA4_ROWS_PER_EVENT = 1.67
+
+
+# the load's contenders, ClickLake first; pandas and dlt are their slow defaults (--slow-tools)
+LOAD_CONTENDERS = ("clicklake", "duckdb", "pyarrow", "pandas_pyarrow", "dlt_arrow", "pandas",
+                   "dlt")
 
 
 class BenchError(RuntimeError):
@@ -69,12 +75,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ga4-events", type=int, help="events in the GA4 export day (default 1M; "
                    "env CLICKLAKE_BENCH_GA4_EVENTS)")
     p.add_argument("--only", default="load,tools,hour,ga4,history,dashboard",
-                   help="comma list of sections to run")
+                   help="comma list of sections to run (also: scale)")
+    p.add_argument("--slow-tools", action="store_true", help="also pandas' default reader and "
+                   "dlt with its default loader (insert_values): minutes, not in the default run")
+    p.add_argument("--scale", action="store_true", help="also the 10M-event hour (about 10 "
+                   "min; `make bench-scale` runs it alone)")
+    p.add_argument("--scale-events", type=int, help="events in the scale hour (default 10M, "
+                   "quick 500k; env CLICKLAKE_BENCH_SCALE_EVENTS)")
+    p.add_argument("--merge", action="store_true", help="keep the sections of the last "
+                   "results (--results) that this run does not measure, and report them all")
+    p.add_argument("--empty-hours", type=int, default=24,
+                   help="hours with nothing new run after the hour with `clicklake run`")
     p.add_argument("--workdir", help="where data goes (default: a new folder in $TMPDIR)")
     p.add_argument("--keep", action="store_true", help="keep the work folder")
     p.add_argument("--out", help="default BENCHMARKS.md (--quick: test-artifacts/)")
     p.add_argument("--chart", help="default bench/benchmarks.png (--quick: test-artifacts/)")
-    p.add_argument("--results", default=str(ROOT / "test-artifacts" / "bench-results.json"))
+    p.add_argument("--results", help="the raw figures as JSON (default "
+                   "test-artifacts/bench-results.json; --quick: bench-results-quick.json)")
     a = p.parse_args(argv)
     quick = a.quick
     a.events = a.events or _env_int("CLICKLAKE_BENCH_EVENTS", 100_000 if quick else 2_000_000)
@@ -84,6 +101,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "CLICKLAKE_BENCH_GA4_EVENTS", 50_000 if quick else 1_000_000)
     a.history_rate = a.history_rate or _env_int(
         "CLICKLAKE_BENCH_HISTORY_RATE", 300 if quick else 5_000)
+    a.scale_events = a.scale_events or _env_int(
+        "CLICKLAKE_BENCH_SCALE_EVENTS", 500_000 if quick else 10_000_000)
+    if a.scale:
+        a.only += ",scale"
     a.reps = a.reps or (2 if quick else 3)
     a.slow_reps = a.slow_reps or (1 if quick else 2)
     # a quick run must not replace the committed figures of a full one
@@ -91,6 +112,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a.out = a.out or str(artifacts / "BENCHMARKS-quick.md" if quick else ROOT / "BENCHMARKS.md")
     a.chart = a.chart or str(artifacts / "benchmarks-quick.png" if quick
                              else ROOT / "bench" / "benchmarks.png")
+    a.results = a.results or str(artifacts / ("bench-results-quick.json" if quick
+                                              else "bench-results.json"))
     a.dlt_events = a.dlt_events or (20_000 if quick else 200_000)
     return a
 
@@ -129,12 +152,21 @@ def _median(runs: list[dict], key: str = "seconds") -> float:
 
 
 def _summary(runs: list[dict]) -> dict:
-    return {
+    out = {
         "median_s": _median(runs),
         "runs_s": [r["seconds"] for r in runs],
         "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
         "events": runs[0].get("events"),
     }
+    if all("cpu_s" in r for r in runs):  # CPU seconds: less swayed by a busy neighbour
+        out["median_cpu_s"] = _median(runs, "cpu_s")
+    return out
+
+
+def _cpu_ratio(ours: dict, theirs: dict) -> float | None:
+    if "median_cpu_s" in ours and "median_cpu_s" in theirs and theirs["median_cpu_s"]:
+        return ours["median_cpu_s"] / theirs["median_cpu_s"]
+    return None
 
 
 def _rate_for(events: int, hours: list[int]) -> int:
@@ -159,13 +191,18 @@ def bench_load(run: Runner, a, work: Path, res: dict, tools: bool) -> None:
                                                                      "peak_rss_mib")},
                    "events": ext["events"],
                    "landing_mib": _size(data / "landing") / 2**20}
-    runs: dict[str, list[dict]] = {"clicklake": [], "duckdb": [], "pandas": [], "dlt": []}
+    runs: dict[str, list[dict]] = {name: [] for name in LOAD_CONTENDERS}
     for i in range(a.reps):
         _say(f"load: repetition {i + 1}/{a.reps}")
         runs["clicklake"].append(run("load", template=str(data / "template"),
                                      home=str(data / "rep"), landing=landing))
         runs["duckdb"].append(run("bare_copy", files=files, out=str(data / "bare")))
-        if tools and i < a.slow_reps:
+        if tools:  # the fast paths of each tool, interleaved with ours
+            runs["pyarrow"].append(run("pyarrow_copy", landing=landing, out=str(data / "pa")))
+            runs["pandas_pyarrow"].append(run("pandas_copy", landing=landing,
+                                              out=str(data / "pandas"), engine="pyarrow"))
+            runs["dlt_arrow"].append(run("dlt_arrow", landing=landing, out=str(data / "dlt")))
+        if tools and a.slow_tools and i < a.slow_reps:
             _say("load: pandas")
             runs["pandas"].append(run("pandas_copy", landing=landing, out=str(data / "pandas")))
             fraction = min(1.0, a.dlt_events / res["load"]["events"])
@@ -185,7 +222,14 @@ def bench_load(run: Runner, a, work: Path, res: dict, tools: bool) -> None:
     ours = res["load"]["clicklake"]["events_per_s"]
     res["load"]["ratios"] = {
         f"vs_{name}": ours / res["load"][name]["events_per_s"]
-        for name in ("duckdb", "pandas", "dlt") if name in res["load"]
+        for name in LOAD_CONTENDERS[1:] if name in res["load"]
+    }
+    # their CPU seconds over ours (>= 1: ours costs less), same events on both sides
+    res["load"]["cpu_ratios"] = {
+        f"vs_{name}": 1 / r
+        for name in LOAD_CONTENDERS[1:] if name in res["load"] and res["load"][name][
+            "events"] == res["load"]["events"]
+        and (r := _cpu_ratio(res["load"]["clicklake"], res["load"][name]))
     }
 
 
@@ -196,14 +240,17 @@ def bench_hour(run: Runner, a, work: Path, res: dict) -> None:
               events_per_hour=_rate_for(a.hour_events, [HOUR.hour]))
     src = str(data / "source")
     files = {s: f"{src}/{s}/**/*.jsonl.gz" for s in STREAMS}
-    runs: dict[str, list[dict]] = {"clicklake": [], "duckdb": [], "cli": []}
+    runs: dict[str, list[dict]] = {"clicklake": [], "duckdb": [], "unordered": [], "cli": []}
     for i in range(a.reps):
         _say(f"hour: repetition {i + 1}/{a.reps} ({gen['events']:,} events)")
         runs["clicklake"].append(run("hour", home=str(data / "rep"), source=src,
                                      landing=str(data / "landing"), hour=HOUR.isoformat()))
         runs["duckdb"].append(run("bare_copy", files=files, out=str(data / "bare")))
+        runs["unordered"].append(run("bare_copy", files=files, out=str(data / "bare"),
+                                     unordered=True))
         runs["cli"].append(run("hour_cli", home=str(data / "rep"), source=src,
-                               landing=str(data / "landing"), hour=HOUR.isoformat()))
+                               landing=str(data / "landing"), hour=HOUR.isoformat(),
+                               empty_hours=a.empty_hours))
     res["hour"] = {"generated": gen, "events": runs["clicklake"][0]["events"],
                    "source_mib": _size(data / "source") / 2**20}
     for name, rs in runs.items():
@@ -214,8 +261,48 @@ def bench_hour(run: Runner, a, work: Path, res: dict) -> None:
     }
     res["hour"]["clicklake"]["steps"] = runs["clicklake"][-1]["steps"]
     res["hour"]["ratio"] = res["hour"]["clicklake"]["median_s"] / res["hour"]["duckdb"]["median_s"]
-    res["hour"]["cli"]["peak_rss_mib"] = max(r["cli_peak_mib"] for r in runs["cli"])
-    res["hour"]["cli_ratio"] = res["hour"]["cli"]["median_s"] / res["hour"]["duckdb"]["median_s"]
+    cli, bare = res["hour"]["cli"], res["hour"]["duckdb"]["median_s"]
+    cli["peak_rss_mib"] = max(r["cli_peak_mib"] for r in runs["cli"])
+    cli["spill_mib"] = max(r["spill_mib"] for r in runs["cli"])
+    cli["lines"] = runs["cli"][-1]["lines"]
+    res["hour"]["cli_ratio"] = cli["median_s"] / bare
+    unordered = res["hour"]["unordered"]["median_s"]
+    res["hour"]["cli_ratio_unordered"] = cli["median_s"] / unordered
+    res["hour"]["cli_cpu_ratio_unordered"] = _cpu_ratio(cli, res["hour"]["unordered"])
+    res["hour"]["ratio_unordered"] = res["hour"]["clicklake"]["median_s"] / unordered
+    empty = [r["empty"] for r in runs["cli"] if "empty" in r]
+    if empty:
+        res["empty"] = {"hours": empty[0]["hours"], "median_s": _median(empty),
+                        "runs_s": [e["seconds"] for e in empty],
+                        "lines": max(e["lines"] for e in empty)}
+    res["profile"] = _median_profile([r["profile"] for r in runs["clicklake"]])
+    res["profile"]["events"] = res["hour"]["events"]
+    res["profile"]["reps"] = len(runs["clicklake"])
+    _say("hour: issue #16's leads, measured alone")
+    res["profile"]["leads"] = run("leads", home=str(data / "rep"), source=src,
+                                  landing=str(data / "landing"), hour=HOUR.isoformat(),
+                                  reps=a.reps)["leads"]
+
+
+def _median_profile(profiles: list[dict]) -> dict:
+    """The medians, row by row and phase by phase, of the hour's profiles (`bench.profile`)."""
+    def med(values) -> float:
+        return statistics.median(list(values) or [0.0])
+
+    names = {r["name"]: r["calls"] for p in profiles for r in p["rows"]}
+    by_name = [{r["name"]: r for r in p["rows"]} for p in profiles]
+    zero = {"wall_s": 0.0, "cpu_s": 0.0}
+    return {
+        "seconds": med(p["seconds"] for p in profiles),
+        "cpu_s": med(p["cpu_s"] for p in profiles),
+        "rows": [{"name": n, "calls": calls,
+                  "wall_s": med(b.get(n, zero)["wall_s"] for b in by_name),
+                  "cpu_s": med(b.get(n, zero)["cpu_s"] for b in by_name)}
+                 for n, calls in names.items()],
+        "phases": {k: {"wall_s": med(p["phases"].get(k, zero)["wall_s"] for p in profiles),
+                       "cpu_s": med(p["phases"].get(k, zero)["cpu_s"] for p in profiles)}
+                   for k in profiles[0]["phases"]},
+    }
 
 
 def bench_ga4(run: Runner, a, work: Path, res: dict) -> None:
@@ -227,7 +314,7 @@ def bench_ga4(run: Runner, a, work: Path, res: dict) -> None:
               events_per_hour=round(a.ga4_events / 24 / GA4_ROWS_PER_EVENT), format="ga4")
     src = str(data / "source")
     files = {"ga4_events": f"{src}/ga4_events/**/*.jsonl.gz"}
-    runs: dict[str, list[dict]] = {"clicklake": [], "duckdb": []}
+    runs: dict[str, list[dict]] = {"clicklake": [], "duckdb": [], "unordered": []}
     for i in range(a.reps):
         _say(f"ga4: repetition {i + 1}/{a.reps} ({gen['events']:,} events)")
         runs["clicklake"].append(run("hour", home=str(data / "rep"), source=src,
@@ -235,6 +322,8 @@ def bench_ga4(run: Runner, a, work: Path, res: dict) -> None:
                                      event_stream="ga4_events"))
         runs["duckdb"].append(run("bare_copy", files=files, out=str(data / "bare"),
                                   event_stream="ga4_events"))
+        runs["unordered"].append(run("bare_copy", files=files, out=str(data / "bare"),
+                                     event_stream="ga4_events", unordered=True))
     res["ga4"] = {"generated": gen, "events": runs["clicklake"][0]["events"],
                   "source_mib": _size(data / "source") / 2**20}
     for name, rs in runs.items():
@@ -245,6 +334,46 @@ def bench_ga4(run: Runner, a, work: Path, res: dict) -> None:
     bare = res["ga4"]["duckdb"]["median_s"]
     res["ga4"]["ratio"] = ours["median_s"] / bare
     res["ga4"]["load_ratio"] = bare / ours["phases"]["load"]  # >= 1: faster than the copy
+    res["ga4"]["ratio_unordered"] = ours["median_s"] / res["ga4"]["unordered"]["median_s"]
+    res["ga4"]["cpu_ratio_unordered"] = _cpu_ratio(ours, res["ga4"]["unordered"])
+
+
+def bench_scale(run: Runner, a, work: Path, res: dict) -> None:
+    """A 10M-event hour as a user runs it (`clicklake run`, the shipped
+    `CLICKLAKE_MEMORY_LIMIT`), against issue #16's bare copy of its files: does it finish,
+    does it spill rather than fail, and at what ratio."""
+    data = work / "scale"
+    reps = 1 if a.reps < 3 else a.reps // 3  # one pair in a default run: each takes minutes
+    _say(f"scale: generating one hour of ~{a.scale_events:,} events")
+    gen = run("generate", dest=str(data / "source"), start=HOUR.isoformat(), hours=1,
+              events_per_hour=_rate_for(a.scale_events, [HOUR.hour]))
+    src = str(data / "source")
+    files = {s: f"{src}/{s}/**/*.jsonl.gz" for s in STREAMS}
+    runs: dict[str, list[dict]] = {"cli": [], "unordered": []}
+    for i in range(reps):
+        _say(f"scale: repetition {i + 1}/{reps} ({gen['events']:,} events): clicklake run")
+        runs["cli"].append(run("hour_cli", home=str(data / "rep"), source=src,
+                               landing=str(data / "landing"), hour=HOUR.isoformat(),
+                               may_fail=True))
+        if runs["cli"][-1].get("failed"):
+            _say(f"scale: {runs['cli'][-1]['failed']}")
+        _say("scale: bare copy")
+        runs["unordered"].append(run("bare_copy", files=files, out=str(data / "bare"),
+                                     unordered=True))
+    res["scale"] = {"generated": gen, "events": gen["events"], "reps": reps,
+                    "memory_limit": Settings().memory_limit,
+                    "source_mib": _size(data / "source") / 2**20}
+    res["scale"]["unordered"] = _summary(runs["unordered"])
+    done = [r for r in runs["cli"] if not r.get("failed")]
+    res["scale"]["failed"] = [r["failed"] for r in runs["cli"] if r.get("failed")]
+    if done:
+        cli = res["scale"]["cli"] = _summary(done)
+        cli["peak_rss_mib"] = max(r["cli_peak_mib"] for r in done)
+        cli["spill_mib"] = max(r["spill_mib"] for r in done)
+        res["scale"]["ratio"] = cli["median_s"] / res["scale"]["unordered"]["median_s"]
+        res["scale"]["cpu_ratio"] = _cpu_ratio(cli, res["scale"]["unordered"])
+    else:
+        res["scale"]["cli"] = {"peak_rss_mib": max(r["cli_peak_mib"] for r in runs["cli"])}
 
 
 def bench_history(run: Runner, a, work: Path, res: dict, dashboard: bool,
@@ -288,15 +417,36 @@ def bench_history(run: Runner, a, work: Path, res: dict, dashboard: bool,
             res["history"][f"hour_on_{name}"] = s
         res["history"]["ratio"] = (res["history"][f"hour_on_{days}d"]["median_s"]
                                    / res["history"]["hour_on_1d"]["median_s"])
+        res["history"]["cpu_ratio"] = _cpu_ratio(res["history"][f"hour_on_{days}d"],
+                                                 res["history"]["hour_on_1d"])
     if dashboard:
         _say("dashboard: queries over the marts of the long history")
         res["dashboard"] = run("dashboard", home=str(data / f"lake_{days}d"),
                                landing=str(data / f"landing_{days}d"), reps=a.query_reps)
 
 
+SECTIONS = ("load", "hour", "empty", "profile", "ga4", "scale", "history", "dashboard")
+
+
+def _merged(old: dict, new: dict) -> dict:
+    """`new` with the sections only `old` has: each section's ratios still compare figures of
+    one run; `merged` says which sections came from which run."""
+    kept = [k for k in SECTIONS if k in old and k not in new]
+    if not kept:
+        return new
+    out = {**new, **{k: old[k] for k in kept}}
+    out["disk_mib"] = {**old.get("disk_mib", {}), **new.get("disk_mib", {})}
+    out["merged"] = {"from": old.get("started"), "sections": kept}
+    return out
+
+
 def _done(path: Path, res: dict, name: str, keep: bool) -> None:
     """Note a section's disk use, then free it before the next section starts."""
     res["disk_mib"][name] = _size(path) / 2**20
+    # the figures so far, in case a later section fails
+    partial = Path(res["config"]["results"] + ".partial")
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    partial.write_text(json.dumps(res, indent=2, default=str) + "\n")
     if not keep:
         shutil.rmtree(path, ignore_errors=True)
 
@@ -346,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "versions": versions(),
         "config": {k: v for k, v in vars(a).items()
-                   if k not in ("out", "chart", "results", "workdir", "keep")},
+                   if k not in ("out", "chart", "workdir", "keep")},
         "loadavg_start": os.getloadavg(),
     }
     t0 = time.perf_counter()
@@ -361,6 +511,9 @@ def main(argv: list[str] | None = None) -> int:
         if "ga4" in only:
             bench_ga4(run, a, work, res)
             _done(work / "ga4", res, "ga4", a.keep)
+        if "scale" in only:
+            bench_scale(run, a, work, res)
+            _done(work / "scale", res, "scale", a.keep)
         if only & {"history", "dashboard"}:
             bench_history(run, a, work, res, dashboard="dashboard" in only,
                           history="history" in only)
@@ -372,6 +525,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     res["loadavg_end"] = os.getloadavg()
     res["wall_s"] = time.perf_counter() - t0
+    if a.merge and Path(a.results).is_file():
+        res = _merged(json.loads(Path(a.results).read_text()), res)
     Path(a.results).parent.mkdir(parents=True, exist_ok=True)
     Path(a.results).write_text(json.dumps(res, indent=2, default=str) + "\n")
     report.write(res, Path(a.out), Path(a.chart))

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from bench.profile import profiled
 from clicklake.sources import format_of
 
 # the benchmarks generate the tracker's files: its streams, as its source unit declares them
@@ -91,39 +92,43 @@ def load(a: dict) -> dict:
     data = _clone(a["template"], a["home"])
     s = _settings(a["home"], landing=a["landing"], data=data)
     con = connect(settings=s)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     done = pipeline.load(con, s, "bench-load")
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     rows = {stream: res.rows_loaded for stream, (res, _) in done.items()}
     con.close()
     shutil.rmtree(a["home"], ignore_errors=True)
-    return {"seconds": secs, "rows": rows, "events": rows[EVENT_STREAM]}
+    return {"seconds": secs, "cpu_s": cpu, "rows": rows, "events": rows[EVENT_STREAM]}
 
 
 def bare_copy(a: dict) -> dict:
     """The engine's own ceiling: bare DuckDB `COPY (SELECT * FROM read_json(...)) TO ...
-    (FORMAT parquet, COMPRESSION zstd)`, one statement per stream, of the same files."""
+    (FORMAT parquet, COMPRESSION zstd)`, one statement per stream, of the same files; with
+    `unordered`, issue #16's copy: `preserve_insertion_order = false`, `(FORMAT parquet)`."""
     import duckdb
 
     out = Path(a["out"])
     out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
+    # issue #16's copy: rows in any order, Parquet with DuckDB's default codec (snappy)
+    options = "format parquet" if a.get("unordered") else "format parquet, compression zstd"
+    if a.get("unordered"):
+        con.execute("set preserve_insertion_order = false")
     per: dict[str, float] = {}
     rows: dict[str, int] = {}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for stream, pattern in a["files"].items():
         t1 = time.perf_counter()
         target = str(out / f"{stream}.parquet").replace("'", "''")
         rows[stream] = con.execute(
-            f"copy (select * from read_json($files)) to '{target}' "
-            "(format parquet, compression zstd)",
+            f"copy (select * from read_json($files)) to '{target}' ({options})",
             {"files": pattern},
         ).fetchone()[0]
         per[stream] = time.perf_counter() - t1
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     con.close()
     shutil.rmtree(out, ignore_errors=True)
-    return {"seconds": secs, "per_stream": per, "rows": rows,
+    return {"seconds": secs, "cpu_s": cpu, "per_stream": per, "rows": rows,
             "events": rows.get(a.get("event_stream", EVENT_STREAM))}
 
 
@@ -132,23 +137,26 @@ def _landed(landing: str) -> dict[str, list[str]]:
 
 
 def pandas_copy(a: dict) -> dict:
-    """What a user might write with pandas: `read_json(lines=True)` → Parquet (zstd), per file."""
+    """What a user might write with pandas: `read_json(lines=True)` → Parquet (zstd), per file;
+    with `engine` "pyarrow", pandas' fast reader (`read_json(lines=True, engine="pyarrow")`)."""
     import pandas as pd
+
+    engine = {"engine": a["engine"]} if a.get("engine") else {}
 
     out = Path(a["out"])
     out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, int] = {}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for stream, paths in _landed(a["landing"]).items():
         rows[stream] = 0
         for i, path in enumerate(paths):
-            df = pd.read_json(path, lines=True)
+            df = pd.read_json(path, lines=True, **engine)
             df.to_parquet(out / f"{stream}-{i}.parquet", compression="zstd")
             rows[stream] += len(df)
             del df
-    secs = time.perf_counter() - t0
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     shutil.rmtree(out, ignore_errors=True)
-    return {"seconds": secs, "rows": rows, "events": rows[EVENT_STREAM]}
+    return {"seconds": secs, "cpu_s": cpu, "rows": rows, "events": rows[EVENT_STREAM]}
 
 
 def dlt_load(a: dict) -> dict:
@@ -203,44 +211,83 @@ def dlt_load(a: dict) -> dict:
             "loader_file_format": pipe.destination.capabilities().preferred_loader_file_format}
 
 
-def _phases(run: Callable[[Callable], object]) -> tuple[float, dict[str, float], list[dict]]:
-    """Run `run(on_step)` and split its wall time into phases by when each step is reported.
+def pyarrow_copy(a: dict) -> dict:
+    """pyarrow alone: `pyarrow.json.read_json` of each landed file → `pyarrow.parquet`
+    (zstd), the reader dlt's and pandas' fast paths are built on."""
+    import pyarrow.json as pj
+    import pyarrow.parquet as pq
 
-    `pipeline.run_hour` reports a phase's steps when the phase is over (extract's streams, then
-    load's, then the models, then the checks), so the gap before a phase's first report is
-    that phase's wall time.
-    """
+    out = Path(a["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, int] = {}
+    t0, c0 = time.perf_counter(), time.process_time()
+    for stream, paths in _landed(a["landing"]).items():
+        rows[stream] = 0
+        for i, path in enumerate(paths):
+            table = pj.read_json(path)
+            pq.write_table(table, out / f"{stream}-{i}.parquet", compression="zstd")
+            rows[stream] += table.num_rows
+            del table
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+    shutil.rmtree(out, ignore_errors=True)
+    return {"seconds": secs, "cpu_s": cpu, "rows": rows, "events": rows[EVENT_STREAM]}
+
+
+def dlt_arrow(a: dict) -> dict:
+    """dlt on its fastest documented path: each landed file read by `pyarrow.json.read_json`
+    into an Arrow table, yielded by one resource per stream, `pipeline.run(...,
+    loader_file_format="parquet")` into DuckDB (Arrow tables skip dlt's row normalizer)."""
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    import dlt
+    import pyarrow.json as pj
+
+    work = Path(a["out"])
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+
+    def tables(paths: list[str]):
+        for path in paths:
+            yield pj.read_json(path)
+
+    resources = [
+        dlt.resource(tables(paths), name=stream, write_disposition="append")
+        for stream, paths in _landed(a["landing"]).items()
+    ]
+    pipe = dlt.pipeline(
+        pipeline_name="clicklake_bench_arrow",
+        pipelines_dir=str(work / "pipelines"),
+        destination=dlt.destinations.duckdb(str(work / "dlt.duckdb")),
+        dataset_name="raw",
+    )
+    t0, c0 = time.perf_counter(), time.process_time()
+    pipe.run(resources, loader_file_format="parquet")
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+    with pipe.sql_client() as client:
+        rows = {s: client.execute_sql(f"select count(*) from {s}")[0][0] for s in STREAMS}
+    shutil.rmtree(work, ignore_errors=True)
+    return {"seconds": secs, "cpu_s": cpu, "rows": rows, "events": rows[EVENT_STREAM],
+            "loader_file_format": "parquet"}
+
+
+def _steps(run: Callable[[Callable], object]) -> tuple[float, list[dict]]:
+    """Run `run(on_step)`; return its wall seconds and the steps it reported, the last one
+    holding the process's peak memory (MiB) when each kind of step was last reported."""
     import resource
 
-    marks: list[tuple[str, float]] = []
     steps: list[dict] = []
-    peaks: dict[str, float] = {}  # the process's peak memory (MiB) when each phase ended
+    peaks: dict[str, float] = {}
 
     def on_step(step) -> None:
-        if not marks or marks[-1][0] != step.step:
-            marks.append((step.step, time.perf_counter()))
-            peaks[step.step] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peaks[step.step] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         steps.append({"step": step.step, "target": step.target, "rows": step.rows,
                       "seconds": step.seconds})
 
     t0 = time.perf_counter()
     run(on_step)
     total = time.perf_counter() - t0
-    phases: dict[str, float] = {}
-    prev = t0
-    for name, at in marks:
-        phases[name] = phases.get(name, 0.0) + at - prev
-        prev = at
-    phases["other"] = total - sum(phases.values())
-    # the transform phase holds stage models, mart models and the checks that gate them
-    if "transform" in phases:
-        stage = sum(s["seconds"] for s in steps if s["target"].startswith(("stage.", "temp.")))
-        mart = sum(s["seconds"] for s in steps if s["target"].startswith("mart."))
-        phases["stage"], phases["marts"] = stage, mart
-        phases["checks_in_build"] = max(phases.pop("transform") - stage - mart, 0.0)
     steps.append({"step": "peak_mib_by_phase", "target": "", "rows": 0, "seconds": 0.0,
                   "peaks": peaks})
-    return total, phases, steps
+    return total, steps
 
 
 def hour(a: dict) -> dict:
@@ -258,34 +305,197 @@ def hour(a: dict) -> dict:
     summary = {}
 
     def run(on_step):
-        summary["s"] = pipeline.run_hour(con, s, _at(a["hour"]), on_step=on_step)
+        summary["s"], summary["rows"], _, summary["cpu"] = profiled(
+            lambda: pipeline.run_hour(con, s, _at(a["hour"]), on_step=on_step))
 
-    total, phases, steps = _phases(run)
+    total, steps = _steps(run)
     con.close()
     events = summary["s"].loaded[a.get("event_stream", EVENT_STREAM)].rows_loaded
     shutil.rmtree(a["home"], ignore_errors=True)
-    return {"seconds": total, "phases": phases, "steps": steps, "events": events}
+    prof = _profile(summary["rows"], total, summary["cpu"])
+    # the phases as the profile splits them (wall s): every model, check and ops write in its
+    # own phase, whenever it ran
+    phases = {k: v["wall_s"] for k, v in prof["phases"].items()}
+    return {"seconds": total, "cpu_s": summary["cpu"], "phases": phases, "steps": steps,
+            "events": events, "profile": prof}
+
+
+def _profile(rows: list[dict], wall: float, cpu: float) -> dict:
+    """A profile's rows with their sums per phase (`bench.profile.phase_of`)."""
+    from bench.profile import phase_of
+
+    phases: dict[str, dict[str, float]] = {}
+    for r in rows:
+        p = phases.setdefault(phase_of(r["name"]), {"wall_s": 0.0, "cpu_s": 0.0})
+        p["wall_s"] += r["wall_s"]
+        p["cpu_s"] += r["cpu_s"]
+    return {"seconds": wall, "cpu_s": cpu, "rows": rows, "phases": phases}
+
+
+def leads(a: dict) -> dict:
+    """One hour through `pipeline.run_hour` on a fresh lake, then issue #16's leads measured
+    on that lake (`_leads`)."""
+    from clicklake import pipeline
+    from clicklake.lake import connect
+
+    shutil.rmtree(a["home"], ignore_errors=True)
+    s = _settings(a["home"], a["source"], a["landing"])
+    con = connect(settings=s)
+    pipeline.run_hour(con, s, _at(a["hour"]))
+    out = {"leads": _leads(con, a["landing"], a.get("reps", 3))}
+    con.close()
+    shutil.rmtree(a["home"], ignore_errors=True)
+    return out
+
+
+def _cost(con, sql: str, params: dict | None = None) -> tuple[float, float]:
+    w0, c0 = time.perf_counter(), time.process_time()
+    con.execute(sql, params or {}).fetchall()
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
+def _leads(con, landing: str, reps: int) -> dict:
+    """Issue #16's leads, each timed `reps` times interleaved (medians of wall and CPU s):
+    writing the browser rows with and without the lineage columns (and with a small file id
+    in their place), the extract's validating parse of the browser file, the dedupe group-bys
+    of `stage.events`, and the stage checks' passes (those are in the profile rows)."""
+    from clicklake.lake import literal
+    from clicklake.load import LINEAGE, PARQUET
+
+    tmp = Path(landing).parent / "leads"
+    tmp.mkdir(parents=True, exist_ok=True)
+    names = [c for (c,) in con.execute(
+        "select column_name from information_schema.columns where table_catalog = 'lake' "
+        "and table_schema = 'raw' and table_name = 'browser_events' order by ordinal_position"
+    ).fetchall()]
+    contract = ", ".join(c for c in names if c not in LINEAGE)
+    target = literal(str(tmp / "out.parquet"))
+    browser = sorted(glob.glob(f"{landing}/{EVENT_STREAM}/**/*.jsonl", recursive=True))
+    from clicklake.extract import _IS_OBJECT, lines_options
+
+    tests = {
+        "write browser rows: contract columns + 6 lineage columns (as loaded)":
+            f"copy (select * from raw.browser_events) to {target} (format parquet, {PARQUET})",
+        "write browser rows: contract columns only":
+            f"copy (select {contract} from raw.browser_events) to {target} "
+            f"(format parquet, {PARQUET})",
+        "write browser rows: contract columns + _line_no + a file id (int)":
+            f"copy (select {contract}, _line_no, 1::integer as _file_id "
+            f"from raw.browser_events) to {target} (format parquet, {PARQUET})",
+        "extract: validating parse of the browser file (json_valid per line)":
+            f"select count(*), count(*) filter (where {_IS_OBJECT}) from read_csv("
+            f"{literal(browser[0]) if browser else 'NULL'}, columns = {{'line': 'VARCHAR'}}, "
+            f"{lines_options()})",
+        "stage.events dedupe: the four group-bys finding keys with copies":
+            "select (select count(*) from (select event_id from raw.browser_events group by "
+            "event_id having count(*) > 1)), (select count(*) from (select event_id from "
+            "raw.location_events group by event_id having count(*) > 1)), (select count(*) from "
+            "(select click_id from raw.device_events group by click_id having count(*) > 1)), "
+            "(select count(*) from (select click_id from raw.geo_events group by click_id "
+            "having count(*) > 1))",
+    }
+    if not browser:
+        tests.pop("extract: validating parse of the browser file (json_valid per line)")
+    runs: dict[str, list[tuple[float, float]]] = {k: [] for k in tests}
+    for _ in range(reps):
+        for name, sql in tests.items():
+            runs[name].append(_cost(con, sql))
+    shutil.rmtree(tmp, ignore_errors=True)
+    return {k: {"wall_s": statistics.median(w for w, _ in v),
+                "cpu_s": statistics.median(c for _, c in v)} for k, v in runs.items()}
+
+
+def _folder_mib(path: Path) -> float:
+    """The size of the files under `path` (0 if it is not there), as it changes."""
+    total = 0
+    try:
+        for p in path.rglob("*"):
+            try:
+                total += p.stat().st_size if p.is_file() else 0
+            except OSError:  # a spill file removed while we looked
+                pass
+    except OSError:  # the folder itself is not there (yet)
+        pass
+    return total / 2**20
+
+
+class CliFailed(RuntimeError):
+    """A `clicklake` command exited with an error; the message is its last line of output."""
+
+
+def _cli(argv: list[str], env: dict, spill: Path) -> tuple[float, float, int, float]:
+    """Run a `clicklake` command; return its wall seconds, its CPU seconds (user and system,
+    start-up included), its lines of output (stdout and stderr) and the largest size its
+    spill folder reached (sampled every 0.2 s). Raises CliFailed if it fails."""
+    import resource
+    import subprocess
+    import threading
+
+    biggest = [0.0]
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(0.2):
+            biggest[0] = max(biggest[0], _folder_mib(spill))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    def children_cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    t0, c0 = time.perf_counter(), children_cpu()
+    done = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+    secs, cpu = time.perf_counter() - t0, children_cpu() - c0
+    stop.set()
+    watcher.join()
+    if done.returncode != 0:
+        sys.stdout.write(done.stdout)
+        last = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
+        raise CliFailed(f"{' '.join(argv[1:])} failed (exit {done.returncode}) after "
+                        f"{secs:.0f} s, largest spill {biggest[0]:,.0f} MiB: {last}")
+    return secs, cpu, len(done.stdout.splitlines()), biggest[0]
 
 
 def hour_cli(a: dict) -> dict:
     """The same hour as a user runs it: `clicklake run --start H --end H+1` in its own process,
-    timed by the wall clock from start-up to exit, on a fresh lake."""
+    timed by the wall clock from start-up to exit, on a fresh lake, with the shipped
+    `CLICKLAKE_MEMORY_LIMIT`. With `empty_hours` N, then `clicklake run` of the N hours after
+    it, which have nothing new (seconds and lines of output)."""
     import resource
-    import subprocess
     from datetime import timedelta
 
-    shutil.rmtree(a["home"], ignore_errors=True)
-    env = {**os.environ, "CLICKLAKE_HOME": a["home"], "CLICKLAKE_ENV_FILE": "/nonexistent",
-           "CLICKLAKE_SOURCE_URI": a["source"], "CLICKLAKE_LANDING_URI": a["landing"]}
+    home = Path(a["home"])
+    shutil.rmtree(home, ignore_errors=True)
+    env = {**os.environ, "CLICKLAKE_HOME": str(home), "CLICKLAKE_ENV_FILE": "/nonexistent",
+           "CLICKLAKE_SOURCE_URI": a["source"], "CLICKLAKE_LANDING_URI": a["landing"],
+           "COLUMNS": "120"}
     start = _at(a["hour"])
-    argv = [str(Path(sys.executable).with_name("clicklake")), "run",
-            "--start", f"{start:%Y-%m-%dT%H}", "--end", f"{start + timedelta(hours=1):%Y-%m-%dT%H}"]
-    t0 = time.perf_counter()
-    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
-    secs = time.perf_counter() - t0
-    shutil.rmtree(a["home"], ignore_errors=True)
-    return {"seconds": secs,
-            "cli_peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+    exe = str(Path(sys.executable).with_name("clicklake"))
+
+    def argv(lo: datetime, hi: datetime) -> list[str]:
+        return [exe, "run", "--start", f"{lo:%Y-%m-%dT%H}", "--end", f"{hi:%Y-%m-%dT%H}"]
+
+    try:
+        secs, cpu, lines, spill = _cli(argv(start, start + timedelta(hours=1)), env,
+                                       home / "tmp")
+    except CliFailed as exc:
+        if not a.get("may_fail"):
+            raise
+        shutil.rmtree(home, ignore_errors=True)
+        return {"failed": str(exc), "seconds": None,
+                "cli_peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+    out = {"seconds": secs, "cpu_s": cpu, "lines": lines, "spill_mib": spill,
+           "cli_peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+    if a.get("empty_hours"):
+        lo = start + timedelta(hours=1)
+        e_secs, e_cpu, e_lines, _ = _cli(argv(lo, lo + timedelta(hours=a["empty_hours"])),
+                                         env, home / "tmp")
+        out["empty"] = {"seconds": e_secs, "cpu_s": e_cpu, "lines": e_lines,
+                        "hours": a["empty_hours"]}
+    shutil.rmtree(home, ignore_errors=True)
+    return out
 
 
 def _build_full(con, s, run_id: str, end: datetime):
@@ -458,8 +668,9 @@ def _pct(values: list[float], p: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
 
 
-TASKS = {f.__name__: f for f in (generate, extract, load, bare_copy, pandas_copy, dlt_load, hour,
-                                 hour_cli, history, dashboard)}
+TASKS = {f.__name__: f for f in (generate, extract, load, bare_copy, pandas_copy, pyarrow_copy,
+                                 dlt_load, dlt_arrow, hour, hour_cli, leads, history,
+                                 dashboard)}
 
 
 def main(argv: list[str]) -> int:
