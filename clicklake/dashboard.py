@@ -549,9 +549,9 @@ def day_history(con: duckdb.DuckDBPyConnection, day: date, tz: str) -> DayHistor
     files behind each move (see DayHistory)."""
     last = current_snapshot(con)
     versions = run(con, "day_versions", day=day, last=last)
-    files = run(con, "day_files", day=day, last=last)
-    raw = run(con, "file_events", batches=sorted(files["batch_id"].unique()), tz=tz)
-    raw = raw[raw["day"] == pd.Timestamp(day)] if not raw.empty else raw
+    late_days = -(-max(f.late_hours for f in sources.formats()) // 24)
+    files = run(con, "day_files", day=day, last=last, late_days=late_days)
+    raw = run(con, "file_events", batches=sorted(files["batch_id"].unique()), tz=tz, day=day)
     files = files.merge(raw[["source_uri", "raw_events"]], on="source_uri", how="left")
     files["raw_events"] = files["raw_events"].fillna(0).astype("int64")
     files["reasons"] = files["reasons"].fillna("")

@@ -840,6 +840,10 @@ files as (
     inner join loads as l using (batch_id)
     inner join versions as v
         on l.snapshot_id > v.previous_snapshot and l.snapshot_id <= v.snapshot_id
+    -- a file can hold events of $day only if its folder's day lies from the day before (a
+    -- reporting time zone behind UTC) to $late_days after it (the formats' late-data window)
+    where coalesce(try_cast(regexp_extract(g.source_uri, 'date=(\d{4}-\d{2}-\d{2})', 1) as date)
+                   between $day::date - 1 and $day::date + $late_days + 1, true)
 ),
 
 -- the day's events stage keeps from each file: a copy never replaces the one that arrived
@@ -887,8 +891,9 @@ from final
 order by version, loaded_in, stream, source_uri
 
 -- query: file_events
--- the raw events of the files of the load batches $batches per reporting day ($tz), from each
--- source format's file_days.sql: stage keeps each or drops it as a duplicate
+-- the raw events of the files of the load batches $batches per reporting day ($tz) around
+-- $day, from each source format's file_days.sql: stage keeps each or drops it as a duplicate
 -- union: file_days.sql
 select source_file as source_uri, day, raw_events
 from source_rows
+where day = $day

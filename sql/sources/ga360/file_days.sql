@@ -1,6 +1,6 @@
--- file days (ga360): for the load batches $batches, each export file's raw hits (a raw row is a
--- visit, its hits are the events) per reporting day ($tz) of the hit. Stage keeps the hits of
--- the first copy of a visit and drops the later copies', so raw hits - events kept = duplicates
+-- file days (ga360): for the load batches $batches, around $day, each export file's raw hits (a raw
+-- row is a visit, its hits are the events) per reporting day ($tz) of the hit. Stage keeps the hits
+-- of the first copy of a visit and drops the later copies', so raw hits - events kept = duplicates
 -- removed.
 
 with
@@ -12,6 +12,10 @@ hits as (
                unnest(from_json(hits, '[{"time": "BIGINT"}]')) as hit
         from raw.ga_sessions
         where _batch_id in (select unnest($batches::varchar[]))
+          -- a visit starts before its hits, and a reporting day lies within [day - 1, day + 2)
+          -- in UTC: DuckLake skips the other files
+          and visitStartTime >= epoch(($day::date - 2)::timestamp)::bigint
+          and visitStartTime < epoch(($day::date + 2)::timestamp)::bigint
     )
 )
 
