@@ -65,6 +65,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--hour-events", type=int, help="events in the one-hour pipeline run "
                    "(default 1M; env CLICKLAKE_BENCH_HOUR_EVENTS)")
     p.add_argument("--history-days", type=int, default=30)
+    p.add_argument("--day-rate", type=int, help="events per hour of the full day whose last "
+                   "hour section 3e runs (default 100000; quick 5000; env "
+                   "CLICKLAKE_BENCH_DAY_RATE)")
     p.add_argument("--history-rate", type=int, help="events per hour of history (default "
                    "5000; env CLICKLAKE_BENCH_HISTORY_RATE)")
     p.add_argument("--reps", type=int, help="repetitions (default 3; quick 2)")
@@ -74,7 +77,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "default 200k, quick 20k): it is far slower than the rest")
     p.add_argument("--ga4-events", type=int, help="events in the GA4 export day (default 1M; "
                    "env CLICKLAKE_BENCH_GA4_EVENTS)")
-    p.add_argument("--only", default="load,tools,hour,ga4,history,dashboard",
+    p.add_argument("--only", default="load,tools,hour,ga4,day,history,dashboard",
                    help="comma list of sections to run (also: scale)")
     p.add_argument("--slow-tools", action="store_true", help="also pandas' default reader and "
                    "dlt with its default loader (insert_values): minutes, not in the default run")
@@ -99,6 +102,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "CLICKLAKE_BENCH_HOUR_EVENTS", 50_000 if quick else 1_000_000)
     a.ga4_events = a.ga4_events or _env_int(
         "CLICKLAKE_BENCH_GA4_EVENTS", 50_000 if quick else 1_000_000)
+    a.day_rate = a.day_rate or _env_int("CLICKLAKE_BENCH_DAY_RATE", 5_000 if quick else 100_000)
     a.history_rate = a.history_rate or _env_int(
         "CLICKLAKE_BENCH_HISTORY_RATE", 300 if quick else 5_000)
     a.scale_events = a.scale_events or _env_int(
@@ -376,6 +380,45 @@ def bench_scale(run: Runner, a, work: Path, res: dict) -> None:
         res["scale"]["cli"] = {"peak_rss_mib": max(r["cli_peak_mib"] for r in runs["cli"])}
 
 
+def bench_day(run: Runner, a, work: Path, res: dict) -> None:
+    """The last hour of a full day on top of its 23 earlier hours, against the same hour alone
+    on a fresh lake: stage and marts rebuild whole days, so an hour costs with its day."""
+    data = work / "day"
+    start = DAY
+    last = DAY + timedelta(hours=23)
+    _say(f"day: generating 24 hours at {a.day_rate:,} events/hour")
+    gen = run("generate", dest=str(data / "source"), start=start.isoformat(), hours=24,
+              events_per_hour=a.day_rate)
+    alone = data / "source_alone"  # the last hour, and the product catalog (first hour)
+    for path in (data / "source").rglob("*.jsonl.gz"):
+        if path.parent.name == "hour=23" or path.parts[-4] == "products":
+            target = alone / path.relative_to(data / "source")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+    _say("day: building its first 23 hours (extract, load, full build)")
+    build = run("history", home=str(data / "lake_day"), source=str(data / "source"),
+                landing=str(data / "landing_day"), start=start.isoformat(),
+                end=last.isoformat())
+    runs: dict[str, list[dict]] = {"on_day": [], "alone": []}
+    for i in range(a.reps):
+        _say(f"day: the last hour on the full day and alone, repetition {i + 1}/{a.reps}")
+        runs["on_day"].append(run("hour", template=str(data / "lake_day"),
+                                  home=str(data / "rep"), source=str(data / "source"),
+                                  landing=str(data / "landing_day"), hour=last.isoformat()))
+        runs["alone"].append(run("hour", home=str(data / "rep_alone"), source=str(alone),
+                                 landing=str(data / f"landing_alone_{i}"),
+                                 hour=last.isoformat()))
+    out = {"rate": a.day_rate, "generated": gen, "build": build}
+    for name, rs in runs.items():
+        summary = _summary(rs)
+        summary["phases"] = {k: statistics.median(r["phases"].get(k, 0.0) for r in rs)
+                             for k in rs[0]["phases"]}
+        out[name] = summary
+    out["ratio"] = out["on_day"]["median_s"] / out["alone"]["median_s"]
+    out["cpu_ratio"] = _cpu_ratio(out["on_day"], out["alone"])
+    res["day"] = out
+
+
 def bench_history(run: Runner, a, work: Path, res: dict, dashboard: bool,
                   history: bool) -> None:
     data = work / "history"
@@ -511,6 +554,9 @@ def main(argv: list[str] | None = None) -> int:
         if "ga4" in only:
             bench_ga4(run, a, work, res)
             _done(work / "ga4", res, "ga4", a.keep)
+        if "day" in only:
+            bench_day(run, a, work, res)
+            _done(work / "day", res, "day", a.keep)
         if "scale" in only:
             bench_scale(run, a, work, res)
             _done(work / "scale", res, "scale", a.keep)

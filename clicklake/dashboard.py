@@ -550,16 +550,7 @@ def day_history(con: duckdb.DuckDBPyConnection, day: date, tz: str) -> DayHistor
     last = current_snapshot(con)
     versions = run(con, "day_versions", day=day, last=last)
     late_days = -(-max(f.late_hours for f in sources.formats()) // 24)
-    files = run(con, "day_files", day=day, last=last, late_days=late_days)
-    raw = run(con, "file_events", batches=sorted(files["batch_id"].unique()), tz=tz, day=day)
-    files = files.merge(raw[["source_uri", "raw_events"]], on="source_uri", how="left")
-    files["raw_events"] = files["raw_events"].fillna(0).astype("int64")
-    files["reasons"] = files["reasons"].fillna("")
-    # raw rows of the day that stage did not keep: copies of events that arrived first
-    files["duplicates"] = (files["raw_events"] - files["events_kept"]).clip(lower=0)
-    on_day = (files["raw_events"] > 0) | (files["events_kept"] != 0)
-    rejected_here = (files["rows_rejected"] > 0) & (files["folder_start"].dt.date == day)
-    files = files[on_day | rejected_here].reset_index(drop=True)
+    files = run(con, "day_files", day=day, last=last, late_days=late_days, tz=tz)
     versions["why"] = [explain(v, files[files["version"] == v["snapshot_id"]])
                        for _, v in versions.iterrows()]
     return DayHistory(versions, files)

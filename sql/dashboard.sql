@@ -796,8 +796,10 @@ order by v.snapshot_id
 -- stage kept from each; for the day's first version, the files loaded since the build of the
 -- marts before it (earlier files would have built the day then). A file is late when it holds
 -- events from before its folder's hour or day (filed under a later hour), or was loaded by the
--- run of an hour two or more after its folder's start (dropped in after its hour ran). The raw
--- events of each file come from `file_events`.
+-- run of an hour two or more after its folder's start (dropped in after its hour ran). The day's
+-- raw events in each file come from each source format's file_days.sql: raw events - events
+-- kept = the duplicates stage removed.
+-- union: file_days.sql
 with
 
 builds as (
@@ -865,8 +867,9 @@ reasons as (
 final as (
     select
         f.*,
+        coalesce(d.raw_events, 0) as raw_events,
         coalesce(k.events_kept, 0) as events_kept,
-        r.reasons,
+        coalesce(r.reasons, '') as reasons,
         -- the folder the file was filed under: date=YYYY-MM-DD[/hour=HH]
         strptime(regexp_extract(f.source_uri, 'date=(\d{4}-\d{2}-\d{2})', 1)
                  || ' ' || coalesce(nullif(regexp_extract(f.source_uri, '/hour=(\d{2})/', 1), ''),
@@ -877,10 +880,14 @@ final as (
     from files as f
     left join kept as k using (source_uri)
     left join reasons as r using (source_uri)
+    left join (select source_file as source_uri, raw_events from source_rows) as d
+        using (source_uri)
 )
 
 select
-    * exclude (hourly, run_hour),
+    * exclude (hourly, run_hour, first_event),
+    -- raw rows of the day that stage did not keep: copies of events that arrived first
+    greatest(raw_events - events_kept, 0) as duplicates,
     -- the object key below its stream's folder, as data health names files
     coalesce(nullif(regexp_extract(source_uri, '/' || stream || '/(.*)$', 1), ''), source_uri)
         as file,
@@ -888,12 +895,7 @@ select
         or coalesce(run_hour >= folder_start + if(hourly, interval 2 hour, interval 2 day), false)
         as late,
 from final
+-- the files that touched the day: events on it, or lines rejected from its own folder
+where raw_events > 0 or events_kept <> 0
+    or (rows_rejected > 0 and (folder_start at time zone 'UTC')::date = $day)
 order by version, loaded_in, stream, source_uri
-
--- query: file_events
--- the raw events of the files of the load batches $batches per reporting day ($tz) around
--- $day, from each source format's file_days.sql: stage keeps each or drops it as a duplicate
--- union: file_days.sql
-select source_file as source_uri, day, raw_events
-from source_rows
-where day = $day
