@@ -32,37 +32,54 @@ views as (
       and session_id in (select session_id from visits)
 ),
 
--- each visit's page types in time order, a repeated type collapsed into one step: sorting each
--- visit's short list is far cheaper than ordering all views by a window or an ordered aggregate
-ordered as (
+-- Built with windows, not a per-visit list() aggregate: DuckDB spills a window's sorted
+-- partitions, but not list() states (a 10M-event hour's 2M visits' lists outgrow the memory
+-- limit). Each view numbered in time order; it starts a step unless it repeats the page type
+-- of the view before it.
+changes as (
     select
-        session_id,
-        list_transform(
-            list_sort(list(struct_pack(event_ts, event_id, page_type))), v -> v.page_type
-        ) as types
+        session_id, page_type,
+        row_number() over w as n,
+        page_type is distinct from lag(page_type) over w as starts_step
     from views
-    group by session_id
+    window w as (partition by session_id order by event_ts, event_id)
 ),
 
-paths as (
-    select
-        session_id,
-        list_filter(types, (t, i) -> i = 1 or t is distinct from types[i - 1]) as types
-    from ordered
+-- each visit's first step, with the page types of the six steps after it (null past the
+-- visit's last step): the seventh only tells that the path goes on
+firsts as (
+    select *
+    from (
+        select
+            session_id,
+            row_number() over w as step,
+            page_type as t1,
+            lead(page_type, 1) over w as t2,
+            lead(page_type, 2) over w as t3,
+            lead(page_type, 3) over w as t4,
+            lead(page_type, 4) over w as t5,
+            lead(page_type, 5) over w as t6,
+            lead(page_type, 6) over w as t7
+        from changes
+        where starts_step
+        window w as (partition by session_id order by n)
+    )
+    where step = 1
 ),
 
 final as (
     select
         v.session_date as date,
-        array_to_string(p.types[1:6], ' > ') || case when len(p.types) > 6 then ' > ...' else '' end
-            as path,
-        least(len(p.types), 6) as steps,
+        concat_ws(' > ', f.t1, f.t2, f.t3, f.t4, f.t5, f.t6)
+            || case when f.t7 is not null then ' > ...' else '' end as path,
+        (1 + (f.t2 is not null)::int + (f.t3 is not null)::int + (f.t4 is not null)::int
+            + (f.t5 is not null)::int + (f.t6 is not null)::int)::bigint as steps,
         v.converted,
         count(*) as sessions,
         sum(v.orders) as orders,
         sum(v.revenue)::decimal(18, 2) as revenue
     from visits as v
-    inner join paths as p using (session_id)
+    inner join firsts as f using (session_id)
     group by all
 )
 
