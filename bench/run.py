@@ -548,18 +548,11 @@ def main(argv: list[str] | None = None) -> int:
         if only & {"load", "tools"}:
             bench_load(run, a, work, res, tools="tools" in only)
             _done(work / "load", res, "load", a.keep)
-        if "hour" in only:
-            bench_hour(run, a, work, res)
-            _done(work / "hour", res, "hour", a.keep)
-        if "ga4" in only:
-            bench_ga4(run, a, work, res)
-            _done(work / "ga4", res, "ga4", a.keep)
-        if "day" in only:
-            bench_day(run, a, work, res)
-            _done(work / "day", res, "day", a.keep)
-        if "scale" in only:
-            bench_scale(run, a, work, res)
-            _done(work / "scale", res, "scale", a.keep)
+        for name, section in (("hour", bench_hour), ("ga4", bench_ga4), ("day", bench_day),
+                              ("scale", bench_scale)):
+            if name in only:
+                section(run, a, work, res)
+                _done(work / name, res, name, a.keep)
         if only & {"history", "dashboard"}:
             bench_history(run, a, work, res, dashboard="dashboard" in only,
                           history="history" in only)

@@ -132,6 +132,13 @@ def bare_copy(a: dict) -> dict:
             "events": rows.get(a.get("event_stream", EVENT_STREAM))}
 
 
+def _dlt_pipeline(dlt, name: str, work: Path):
+    """A dlt pipeline into a DuckDB file of its own under `work`, dataset `raw`."""
+    return dlt.pipeline(pipeline_name=name, pipelines_dir=str(work / "pipelines"),
+                        destination=dlt.destinations.duckdb(str(work / "dlt.duckdb")),
+                        dataset_name="raw")
+
+
 def _landed(landing: str) -> dict[str, list[str]]:
     return {s: sorted(glob.glob(f"{landing}/{s}/**/*.jsonl", recursive=True)) for s in STREAMS}
 
@@ -195,12 +202,7 @@ def dlt_load(a: dict) -> dict:
         dlt.resource(lines(paths), name=stream, write_disposition="append")
         for stream, paths in _landed(a["landing"]).items()
     ]
-    pipe = dlt.pipeline(
-        pipeline_name="clicklake_bench",
-        pipelines_dir=str(work / "pipelines"),
-        destination=dlt.destinations.duckdb(str(work / "dlt.duckdb")),
-        dataset_name="raw",
-    )
+    pipe = _dlt_pipeline(dlt, "clicklake_bench", work)
     t0 = time.perf_counter()
     pipe.run(resources)
     secs = time.perf_counter() - t0
@@ -253,12 +255,7 @@ def dlt_arrow(a: dict) -> dict:
         dlt.resource(tables(paths), name=stream, write_disposition="append")
         for stream, paths in _landed(a["landing"]).items()
     ]
-    pipe = dlt.pipeline(
-        pipeline_name="clicklake_bench_arrow",
-        pipelines_dir=str(work / "pipelines"),
-        destination=dlt.destinations.duckdb(str(work / "dlt.duckdb")),
-        dataset_name="raw",
-    )
+    pipe = _dlt_pipeline(dlt, "clicklake_bench_arrow", work)
     t0, c0 = time.perf_counter(), time.process_time()
     pipe.run(resources, loader_file_format="parquet")
     secs, cpu = time.perf_counter() - t0, time.process_time() - c0

@@ -70,13 +70,19 @@ def build_lake(
     as `clicklake run` would; return the generator's summary (with its truth)."""
     summary = generate(settings.source_uri, start, hours, events_per_hour=events_per_hour,
                        seed=seed, faults=faults)
+    run_hours(settings, start, hours)
+    return summary
+
+
+def run_hours(settings: Settings, start: datetime, hours: int) -> None:
+    """Run the hours [start, start + hours) one by one on the settings' lake, as `clicklake
+    run` does."""
     con = connect(settings=settings)
     try:
         for h in range(hours):
             pipeline.run_hour(con, settings, start + timedelta(hours=h))
     finally:
         con.close()
-    return summary
 
 
 def build_history(

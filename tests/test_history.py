@@ -18,9 +18,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support import run_hours
 
 from clicklake import dashboard as db
-from clicklake import pipeline
 from clicklake.config import load_settings
 from clicklake.generate import generate
 from clicklake.lake import connect
@@ -39,15 +39,6 @@ def _settings(home: Path):
 
 def _lines(path: Path) -> list[str]:
     return gzip.decompress(path.read_bytes()).decode().splitlines(keepends=True)
-
-
-def _run(settings, hours: int) -> None:
-    con = connect(settings=settings)
-    try:
-        for h in range(hours):
-            pipeline.run_hour(con, settings, START + timedelta(hours=h))
-    finally:
-        con.close()
 
 
 def _figures(settings, snapshot: int | None = None) -> dict:
@@ -76,18 +67,14 @@ def lake(tmp_path_factory):
     # the same files without the held-back lines, in a lake that never gets them
     without = _settings(home / "without")
     shutil.copytree(source, without.source_uri)
-    _run(without, 3)
-    _run(settings, 3)
+    run_hours(without, START, 3)
+    run_hours(settings, START, 3)
     later = source / "browser_events/date=2024-03-05/hour=01"
     later.mkdir(parents=True)
     (later / "late.jsonl").write_text("".join(lines[-HELD:]) + "{not json\n")
     resent = _lines(source / "browser_events/date=2024-03-04/hour=23/part-0000.jsonl.gz")
     (later / "resent.jsonl").write_text("".join(resent[:RESENT]))
-    con = connect(settings=settings)
-    try:
-        pipeline.run_hour(con, settings, START + timedelta(hours=3))
-    finally:
-        con.close()
+    run_hours(settings, START + timedelta(hours=3), 1)
     con = connect(read_only=True, settings=settings)
     yield {"con": con, "settings": settings, "truth": summary["truth"]["days"][str(DAY)],
            "without": _figures(without)}
