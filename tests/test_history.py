@@ -57,7 +57,7 @@ def lake(tmp_path_factory):
     never received the held-back lines."""
     home = tmp_path_factory.mktemp("history")
     generated = home / "generated"
-    summary = generate(generated, START, 3, events_per_hour=300, seed=5)
+    summary = generate(generated, START, 3, events_per_hour=150, seed=5)
     settings = _settings(home / "lake")
     source = Path(settings.source_uri)
     shutil.copytree(generated, source, ignore=shutil.ignore_patterns("truth.json"))
