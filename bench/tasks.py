@@ -150,17 +150,23 @@ def pandas_copy(a: dict) -> dict:
 
     engine = {"engine": a["engine"]} if a.get("engine") else {}
 
+    def copy(path: str, target: Path) -> int:
+        df = pd.read_json(path, lines=True, **engine)
+        df.to_parquet(target, compression="zstd")
+        return len(df)
+
+    return _copy_each(a, copy)
+
+
+def _copy_each(a: dict, copy) -> dict:
+    """Time `copy(landed file, parquet target) -> rows` over every landed file, per stream."""
     out = Path(a["out"])
     out.mkdir(parents=True, exist_ok=True)
     rows: dict[str, int] = {}
     t0, c0 = time.perf_counter(), time.process_time()
     for stream, paths in _landed(a["landing"]).items():
-        rows[stream] = 0
-        for i, path in enumerate(paths):
-            df = pd.read_json(path, lines=True, **engine)
-            df.to_parquet(out / f"{stream}-{i}.parquet", compression="zstd")
-            rows[stream] += len(df)
-            del df
+        rows[stream] = sum(copy(path, out / f"{stream}-{i}.parquet")
+                           for i, path in enumerate(paths))
     secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     shutil.rmtree(out, ignore_errors=True)
     return {"seconds": secs, "cpu_s": cpu, "rows": rows, "events": rows[EVENT_STREAM]}
@@ -219,20 +225,12 @@ def pyarrow_copy(a: dict) -> dict:
     import pyarrow.json as pj
     import pyarrow.parquet as pq
 
-    out = Path(a["out"])
-    out.mkdir(parents=True, exist_ok=True)
-    rows: dict[str, int] = {}
-    t0, c0 = time.perf_counter(), time.process_time()
-    for stream, paths in _landed(a["landing"]).items():
-        rows[stream] = 0
-        for i, path in enumerate(paths):
-            table = pj.read_json(path)
-            pq.write_table(table, out / f"{stream}-{i}.parquet", compression="zstd")
-            rows[stream] += table.num_rows
-            del table
-    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
-    shutil.rmtree(out, ignore_errors=True)
-    return {"seconds": secs, "cpu_s": cpu, "rows": rows, "events": rows[EVENT_STREAM]}
+    def copy(path: str, target: Path) -> int:
+        table = pj.read_json(path)
+        pq.write_table(table, target, compression="zstd")
+        return table.num_rows
+
+    return _copy_each(a, copy)
 
 
 def dlt_arrow(a: dict) -> dict:
