@@ -12,6 +12,7 @@ import io
 import json
 import os
 import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -50,9 +51,16 @@ def use_lake(mp: pytest.MonkeyPatch, home: Path) -> None:
 def lake(tmp_path_factory):
     """A small built lake (with malformed lines, so Data health has rejections to show); the
     process environment points at it while this module's tests run."""
-    home = tmp_path_factory.mktemp("dashboard-lake")
+    yield from served_lake(tmp_path_factory.mktemp("dashboard-lake"), seed=11,
+                           faults=("malformed", "duplicates"))
+
+
+def served_lake(home: Path, start: datetime = START, hours: int = HOURS,
+                **build: object) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Build `hours` hours from `start` under `home` (`build`: build_lake's seed and faults),
+    point the process environment at it, and yield a reader until the caller's module ends."""
     settings = load_settings(lake_env(home))
-    build_lake(settings, START, HOURS, seed=11, faults=("malformed", "duplicates"))
+    build_lake(settings, start, hours, **build)
     with pytest.MonkeyPatch.context() as mp:
         use_lake(mp, home)
         reader = connect(read_only=True, settings=settings)

@@ -9,12 +9,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from support import build_lake
-from test_dashboard import app, frame_with, lake_env, no_errors, use_lake
+from test_dashboard import app, frame_with, no_errors, served_lake
 
 from clicklake import dashboard
-from clicklake.config import load_settings
-from clicklake.lake import connect
 
 START = datetime(2024, 3, 4, 10, tzinfo=UTC)
 HOURS = 2
@@ -46,16 +43,7 @@ select * from steps where step <= 6
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
-    home = tmp_path_factory.mktemp("paths-lake")
-    settings = load_settings(lake_env(home))
-    build_lake(settings, START, HOURS, seed=23)
-    with pytest.MonkeyPatch.context() as mp:
-        use_lake(mp, home)
-        reader = connect(read_only=True, settings=settings)
-        try:
-            yield reader
-        finally:
-            reader.close()
+    yield from served_lake(tmp_path_factory.mktemp("paths-lake"), START, HOURS, seed=23)
 
 
 def _filters() -> dashboard.Filters:
