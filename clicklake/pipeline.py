@@ -176,8 +176,10 @@ def record_skipped(
     return steps
 
 
-def _parallel(con: duckdb.DuckDBPyConnection, settings: Settings, items, fn):
-    """Run `fn(cursor, item)` for each item on a pool of threads, one cursor each."""
+def _parallel(con: duckdb.DuckDBPyConnection, settings: Settings, items, fn, sizes=None):
+    """Run `fn(cursor, item)` for each item on a pool of threads, one cursor each; return
+    the results in the order of `items`. `sizes` (item -> expected work) start the biggest
+    items first, so that the longest one never waits for a thread an empty one holds."""
 
     def work(item):
         cur = con.cursor()
@@ -187,8 +189,11 @@ def _parallel(con: duckdb.DuckDBPyConnection, settings: Settings, items, fn):
         finally:
             cur.close()
 
+    sizes = sizes or {}
+    order = sorted(range(len(items)), key=lambda i: -sizes.get(items[i], 0))
     with ThreadPoolExecutor(max_workers=min(settings.workers, len(items) or 1)) as pool:
-        return list(pool.map(work, items))
+        done = dict(zip(order, pool.map(work, [items[i] for i in order]), strict=True))
+    return [done[i] for i in range(len(items))]
 
 
 def _timed(fn: Callable[[], object]) -> tuple[object, float]:
@@ -212,7 +217,19 @@ def extract(
                 lambda: extract_stream(cur, settings, stream, start, end, run_id)
             )
 
-    return dict(_parallel(con, settings, list(streams or settings.streams), one))
+    return dict(_parallel(con, settings, list(streams or settings.streams), one,
+                          _recent_lines(con)))
+
+
+def _recent_lines(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Lines each stream landed in the last day: a guess at which streams bring the most."""
+    return dict(con.execute(
+        """
+        select stream, sum(lines_in)::bigint from ops.landed_files
+        where landed_at >= now() - interval 1 day
+        group by stream
+        """
+    ).fetchall())
 
 
 def load(
@@ -227,7 +244,20 @@ def load(
         with stream_lock(settings, f"load-{stream}"):
             return stream, _timed(lambda: load_stream(cur, stream, run_id, settings))
 
-    return dict(_parallel(con, settings, list(streams or settings.streams), one))
+    return dict(_parallel(con, settings, list(streams or settings.streams), one,
+                          _pending_lines(con)))
+
+
+def _pending_lines(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Lines of each stream's landed files that are not loaded yet."""
+    return dict(con.execute(
+        """
+        select f.stream, sum(f.lines_in)::bigint
+        from ops.landed_files as f
+        anti join ops.load_ledger as l using (landing_uri)
+        group by f.stream
+        """
+    ).fetchall())
 
 
 def build_stage(
