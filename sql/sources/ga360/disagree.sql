@@ -13,11 +13,13 @@ window_rows as not materialized (
       and visitStartTime < epoch(($last_day::date + 2)::timestamp)::bigint
 ),
 
--- only the keys with several copies are compared (they are few)
+-- only the keys with several copies are compared (they are few). They are found by a 64-bit
+-- hash of the key, cheaper to group than its four columns: copies share their key's hash, and
+-- a key that shares a hash by chance alone is one copy with one version, which `copies` drops.
 repeated as (
-    select fullVisitorId, visitId, visitStartTime, date
+    select hash(fullVisitorId, visitId, visitStartTime, date) as key_hash
     from window_rows
-    group by all
+    group by key_hash
     having count(*) > 1
 ),
 
@@ -25,7 +27,7 @@ repeated as (
 contents as (
     select * exclude (_source_file, _line_no, _batch_id, _loaded_at, _source_date)
     from window_rows
-    semi join repeated using (fullVisitorId, visitId, visitStartTime, date)
+    where hash(fullVisitorId, visitId, visitStartTime, date) in (select key_hash from repeated)
 ),
 
 copies as (

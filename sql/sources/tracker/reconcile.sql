@@ -12,19 +12,37 @@ raw_rows as not materialized (
       and event_timestamp < ($last_day::date + 2)::timestamptz
 ),
 
--- a row's reporting day, from its minute: each distinct minute is converted to $tz, not each
--- row (as in affected_days.sql)
+-- the rows of each minute, and the minute's reporting day: each minute is converted to $tz,
+-- not each row (as in affected_days.sql), and the rows are counted by minute, not by day
 minute_days as (
-    select minute, (to_timestamp(minute * 60) at time zone $tz)::date as day
-    from (select distinct minute from raw_rows)
+    select minute, rows, (to_timestamp(minute * 60) at time zone $tz)::date as day
+    from (select minute, count(*) as rows from raw_rows group by minute)
+),
+
+-- the ids that can repeat, by a 64-bit hash of the id, far cheaper to group than its text: a
+-- row whose hash no other row shares is an event of its own, so only the rest (the copies,
+-- and a rare id that shares a hash by chance) are counted exactly below
+repeated as (
+    select hash(event_id) as id_hash from raw_rows group by id_hash having count(*) > 1
+),
+
+repeats as (
+    select m.day, count(*) - count(distinct r.event_id) as duplicates
+    from raw_rows as r
+    inner join minute_days as m using (minute)
+    where hash(r.event_id) in (select id_hash from repeated)
+    group by m.day
 ),
 
 final as (
-    select m.day, count(*) as raw_rows, count(*) - count(distinct r.event_id) as duplicates
-    from raw_rows as r
-    inner join minute_days as m using (minute)
+    select
+        m.day,
+        sum(m.rows)::bigint as raw_rows,
+        coalesce(any_value(p.duplicates), 0) as duplicates
+    from minute_days as m
+    left join repeats as p using (day)
     where m.day in (select unnest($days::date[]))
-    group by all
+    group by m.day
 )
 
 select * from final
