@@ -298,10 +298,19 @@ def affected_days(
     con: duckdb.DuckDBPyConnection, batches: list[str], settings: Settings
 ) -> list[date]:
     """The reporting days whose stage and mart rows the given load batches can change: the
-    union of every source format's `affected_days.sql`."""
+    union of the `affected_days.sql` of every source format with rows in them (a format's
+    file finds no day in batches of other formats, and reading its empty tables costs)."""
     if not batches:
         return []
-    sql = sources.union_sql("affected_days.sql", ["day"])
+    found = con.execute(
+        "select list(distinct stream), count(distinct batch_id) from ops.load_ledger "
+        "where batch_id in (select unnest($b))", {"b": batches}).fetchone()
+    streams = set(found[0] or [])
+    only = None if found[1] < len(set(batches)) else [
+        u.name for u in sources.formats() if streams & set(u.streams)]
+    sql = sources.union_sql("affected_days.sql", ["day"], only=only)
+    if sql is None:
+        return []
     params = {"batches": batches, "tz": settings.timezone}
     return plausible_days([r[0] for r in con.execute(
         f"select distinct day from ({sql}) where day is not null order by day", params

@@ -123,3 +123,70 @@ def test_the_days_a_load_touches_are_its_events_days_in_the_reporting_time_zone(
     found = affected_days(con, pending_batches(con), settings)
     assert [d.isoformat() for d in found] == days
     con.close()
+
+
+def test_a_late_file_of_any_stream_touches_the_whole_visit_of_its_rows_however_late(tmp_path):
+    """affected_days looks a batch's location, device and geo rows up near the batch first and
+    further back only for those not found: a visit across midnight, files days late, an event
+    that never came and a batch of products alone each give exactly their days."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from clicklake.config import load_settings
+    from clicklake.extract import extract_stream
+    from clicklake.lake import connect
+    from clicklake.load import load_stream
+    from clicklake.transform import affected_days, pending_batches
+
+    settings = load_settings({"CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "-"})
+    con = connect(settings=settings)
+    done: set[str] = set()
+
+    def batch(stream, at, rows):
+        """Load `rows` as the stream's file of the hour `at`; its load batches."""
+        folder = settings.home / f"source/{stream}/date={at:%Y-%m-%d}/hour={at:%H}"
+        folder.mkdir(parents=True)
+        (folder / "part-0.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        run = f"r{len(done)}"
+        extract_stream(con, settings, stream, at, at + timedelta(hours=1), run)
+        load_stream(con, stream, run)
+        new = set(pending_batches(con)) - done
+        done.update(new)
+        return [d.isoformat() for d in affected_days(con, sorted(new), settings)]
+
+    def browser(event_id, click_id, ts):
+        return {"event_id": event_id, "click_id": click_id, "event_timestamp": ts}
+
+    day1 = datetime(2024, 3, 1, 10, tzinfo=UTC)
+    assert batch("browser_events", day1, [
+        browser("e1", "c1", "2024-03-01T10:00:00Z"),
+        browser("e2", "c1", "2024-03-01T10:05:00Z"),
+    ]) == ["2024-03-01"]
+    assert batch("browser_events", day1.replace(hour=23), [
+        browser("e3", "c3", "2024-03-01T23:50:00Z")]) == ["2024-03-01"]
+    # the visit's next event, after midnight: both days
+    assert batch("browser_events", datetime(2024, 3, 2, 0, tzinfo=UTC), [
+        browser("e4", "c3", "2024-03-02T00:10:00Z")]) == ["2024-03-01", "2024-03-02"]
+    # a location row 4 days late (beyond the near and middle steps), a device row 2 days late,
+    # a geo row of the visit across midnight, each of an event loaded earlier
+    assert batch("location_events", datetime(2024, 3, 5, 12, tzinfo=UTC), [
+        {"event_id": "e2", "page_url_path": "/"}]) == ["2024-03-01"]
+    assert batch("device_events", datetime(2024, 3, 3, 8, tzinfo=UTC), [
+        {"click_id": "c1", "device_type": "mobile"}]) == ["2024-03-01"]
+    assert batch("geo_events", datetime(2024, 3, 2, 3, tzinfo=UTC), [
+        {"click_id": "c3", "geo_country": "DE"}]) == ["2024-03-01", "2024-03-02"]
+    # rows of events and visits that never arrived change no day
+    assert batch("location_events", datetime(2024, 3, 6, 1, tzinfo=UTC), [
+        {"event_id": "e99"}]) == []
+    assert batch("device_events", datetime(2024, 3, 6, 2, tzinfo=UTC), [
+        {"click_id": "c99"}]) == []
+    # products alone: every day with an event from their change on
+    assert batch("products", datetime(2024, 3, 6, 3, tzinfo=UTC), [
+        {"product_id": "1", "price": 9.5, "updated_at": "2024-03-01T23:00:00Z"}
+    ]) == ["2024-03-01", "2024-03-02"]
+    # a late browser file whose location rows came first: its visit's days
+    assert batch("location_events", datetime(2024, 3, 6, 4, tzinfo=UTC), [
+        {"event_id": "e5"}]) == []
+    assert batch("browser_events", datetime(2024, 3, 6, 5, tzinfo=UTC), [
+        browser("e5", "c1", "2024-03-01T10:30:00Z")]) == ["2024-03-01"]
+    con.close()
