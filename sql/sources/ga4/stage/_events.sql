@@ -91,20 +91,19 @@ parsed as not materialized (
     where on_day or u.user_pseudo_id is not null or event_name = 'purchase'
 ),
 
--- every parameter's value read as its text (int_value arrives as a string or a number,
--- session_engaged as int 1 or string '1')
+-- every parameter's key, and its value read as its text (int_value arrives as a string or a
+-- number, session_engaged as int 1 or string '1'), as two lists: a parameter is the value at
+-- the position of its key's first occurrence (list_position, no lambda per parameter)
 params as not materialized (
     select
         *,
-        list_transform(param_list, lambda p: {
-            'key': p.key,
-            'value': coalesce(p.value.string_value, p.value.int_value,
-                p.value.double_value, p.value.float_value)
-        }) as params,
+        list_transform(param_list, lambda p: p.key) as param_keys,
+        list_transform(param_list, lambda p: coalesce(p.value.string_value, p.value.int_value,
+            p.value.double_value, p.value.float_value)) as param_values,
         json_extract_string(collected_traffic_source, [
             '$.manual_source', '$.manual_medium', '$.manual_campaign_name', '$.manual_content'
         ]) as collected,
-        list_filter(params, lambda p: p.key = 'ga_session_id')[1].value as ga_session_id
+        param_values[list_position(param_keys, 'ga_session_id')] as ga_session_id
     from parsed
 ),
 
@@ -125,19 +124,19 @@ keyed as materialized (
             when user_pseudo_id is not null and ga_session_id is not null
                 then concat_ws(':', stream_id, user_pseudo_id, ga_session_id)
         end as session_id,
-        list_filter(params, lambda p: p.key = 'page_location')[1].value as page_location,
-        list_filter(params, lambda p: p.key = 'page_referrer')[1].value as page_referrer,
+        param_values[list_position(param_keys, 'page_location')] as page_location,
+        param_values[list_position(param_keys, 'page_referrer')] as page_referrer,
         {
-            'source': coalesce(list_filter(params, lambda p: p.key = 'source')[1].value,
+            'source': coalesce(param_values[list_position(param_keys, 'source')],
                 collected[1]),
-            'medium': coalesce(list_filter(params, lambda p: p.key = 'medium')[1].value,
+            'medium': coalesce(param_values[list_position(param_keys, 'medium')],
                 collected[2]),
-            'campaign': coalesce(list_filter(params, lambda p: p.key = 'campaign')[1].value,
+            'campaign': coalesce(param_values[list_position(param_keys, 'campaign')],
                 collected[3]),
-            'content': coalesce(list_filter(params, lambda p: p.key = 'content')[1].value,
+            'content': coalesce(param_values[list_position(param_keys, 'content')],
                 collected[4])
         } as traffic,
-        list_filter(params, lambda p: p.key = 'session_engaged')[1].value = '1'
+        param_values[list_position(param_keys, 'session_engaged')] = '1'
             as session_engaged,
         -- device and geo fields, and the product added, of the days' events only
         case when on_day then json_extract_string(device, [
@@ -152,10 +151,10 @@ keyed as materialized (
         case when event_name = 'purchase' then coalesce(
             nullif(nullif(trim(json_extract_string(ecommerce, '$.transaction_id')), ''),
                 '(not set)'),
-            nullif(nullif(trim(list_transform(
-                list_filter(param_list, lambda p: p.key = 'transaction_id'),
-                lambda p: coalesce(p.value.string_value, p.value.int_value)
-            )[1]), ''), '(not set)')
+            nullif(nullif(trim(coalesce(
+                param_list[list_position(param_keys, 'transaction_id')].value.string_value,
+                param_list[list_position(param_keys, 'transaction_id')].value.int_value
+            )), ''), '(not set)')
         ) end as transaction_id,
         case when event_name = 'purchase' then try_cast(
             json_extract_string(ecommerce, '$.purchase_revenue_in_usd') as decimal(18, 2)

@@ -68,24 +68,27 @@ traffic_mapped as (
 ),
 
 -- GA4 gives a country's English name: the common ones become ISO 3166 alpha-2 codes like the
--- tracker's, any other keeps its name
-countries (name, code) as (
-    values
-        ('United States', 'US'), ('United Kingdom', 'GB'), ('Germany', 'DE'),
-        ('France', 'FR'), ('Netherlands', 'NL'), ('Spain', 'ES'), ('Italy', 'IT'),
-        ('Canada', 'CA'), ('Australia', 'AU'), ('Brazil', 'BR'), ('Japan', 'JP'),
-        ('India', 'IN'), ('Mexico', 'MX'), ('Ireland', 'IE'), ('Sweden', 'SE'),
-        ('Norway', 'NO'), ('Denmark', 'DK'), ('Finland', 'FI'), ('Poland', 'PL'),
-        ('Belgium', 'BE'), ('Switzerland', 'CH'), ('Austria', 'AT'), ('Portugal', 'PT'),
-        ('Czechia', 'CZ'), ('Greece', 'GR'), ('Romania', 'RO'), ('Hungary', 'HU'),
-        ('Ukraine', 'UA'), ('Turkey', 'TR'), ('Türkiye', 'TR'), ('Russia', 'RU'),
-        ('Israel', 'IL'), ('United Arab Emirates', 'AE'), ('Saudi Arabia', 'SA'),
-        ('Egypt', 'EG'), ('South Africa', 'ZA'), ('Nigeria', 'NG'), ('Kenya', 'KE'),
-        ('China', 'CN'), ('Hong Kong', 'HK'), ('Taiwan', 'TW'), ('South Korea', 'KR'),
-        ('Singapore', 'SG'), ('Malaysia', 'MY'), ('Indonesia', 'ID'), ('Thailand', 'TH'),
-        ('Vietnam', 'VN'), ('Philippines', 'PH'), ('Pakistan', 'PK'), ('Bangladesh', 'BD'),
-        ('New Zealand', 'NZ'), ('Argentina', 'AR'), ('Chile', 'CL'), ('Colombia', 'CO'),
-        ('Peru', 'PE')
+-- tracker's, any other keeps its name. A constant map looked up per event, not a join to a
+-- list of names, for which the planner built its hash table on the million events (4 CPU-s).
+located as not materialized (
+    select
+        *,
+        coalesce(map {
+            'United States': 'US', 'United Kingdom': 'GB', 'Germany': 'DE', 'France': 'FR',
+            'Netherlands': 'NL', 'Spain': 'ES', 'Italy': 'IT', 'Canada': 'CA', 'Australia': 'AU',
+            'Brazil': 'BR', 'Japan': 'JP', 'India': 'IN', 'Mexico': 'MX', 'Ireland': 'IE',
+            'Sweden': 'SE', 'Norway': 'NO', 'Denmark': 'DK', 'Finland': 'FI', 'Poland': 'PL',
+            'Belgium': 'BE', 'Switzerland': 'CH', 'Austria': 'AT', 'Portugal': 'PT',
+            'Czechia': 'CZ', 'Greece': 'GR', 'Romania': 'RO', 'Hungary': 'HU', 'Ukraine': 'UA',
+            'Turkey': 'TR', 'Türkiye': 'TR', 'Russia': 'RU', 'Israel': 'IL',
+            'United Arab Emirates': 'AE', 'Saudi Arabia': 'SA', 'Egypt': 'EG',
+            'South Africa': 'ZA', 'Nigeria': 'NG', 'Kenya': 'KE', 'China': 'CN', 'Hong Kong': 'HK',
+            'Taiwan': 'TW', 'South Korea': 'KR', 'Singapore': 'SG', 'Malaysia': 'MY',
+            'Indonesia': 'ID', 'Thailand': 'TH', 'Vietnam': 'VN', 'Philippines': 'PH',
+            'Pakistan': 'PK', 'Bangladesh': 'BD', 'New Zealand': 'NZ', 'Argentina': 'AR',
+            'Chile': 'CL', 'Colombia': 'CO', 'Peru': 'PE'
+        }[geo_fields[1]], nullif(nullif(geo_fields[1], ''), '(not set)')) as geo_country
+    from sourced
 ),
 
 -- a page's path is its URL without scheme, host, query string and fragment; each distinct
@@ -139,14 +142,13 @@ final as (
         nullif(m.device_fields[2], '(not set)') as os_name,
         nullif(coalesce(m.device_fields[3], m.device_fields[4]), '(not set)') as browser_name,
         nullif(m.device_fields[5], '(not set)') as browser_language,
-        coalesce(c.code, nullif(nullif(m.geo_fields[1], ''), '(not set)')) as geo_country,
+        m.geo_country,
         nullif(nullif(m.geo_fields[2], ''), '(not set)') as geo_region,
         m._source_file as source_file
-    from sourced as m
+    from located as m
     left join traffic_mapped as t on t.traffic is not distinct from m.visit_traffic
     left join pages as p on p.page_location = m.page_location
     left join path_rules as r on r.page_path = p.page_path
-    left join countries as c on c.name = m.geo_fields[1]
 )
 
 select * from final
