@@ -32,8 +32,10 @@ def shape_ids() -> set[str]:
 def ga4_country_codes() -> set[str]:
     """The alpha-2 codes GA4 exports' country names become (sql/sources/ga4/stage/events.sql)."""
     sql = (SQL_DIR / "sources" / "ga4" / "stage" / "events.sql").read_text()
-    block = sql.split("countries (name, code) as (", 1)[1].split("\n),\n", 1)[0]
-    return set(re.findall(r"\('[^']+', '([A-Z]{2})'\)", block))
+    block = sql.split("coalesce(map {", 1)[1].split("}[geo_fields[1]]", 1)[0]
+    codes = set(re.findall(r"'[^']+': '([A-Z]{2})'", block))
+    assert len(codes) > 40, "the GA4 country map was not found in its SQL"
+    return codes
 
 
 def urls(spec: object) -> list[str]:
