@@ -184,16 +184,30 @@ def profile_table(prof: dict) -> list[str]:
     return out
 
 
+def _merged_note(merged: dict | None) -> str:
+    """Which sections came from which earlier run (`--merge`)."""
+    if not merged:
+        return ""
+    runs: dict[str, list[str]] = {}
+    for section, started in merged.get("origin", {}).items():
+        runs.setdefault(str(started)[:16].replace("T", " "), []).append(section)
+    return " Kept from earlier runs (`--merge`): " + "; ".join(
+        f"{', '.join(sections)} from {started}" for started, sections in sorted(runs.items())
+    ) + "."
+
+
 def generated(res: dict, chart: str) -> str:
     m, v, c = res["machine"], res["versions"], res["config"]
     out = [
         f"Run {res['started']} ({res['wall_s'] / 60:.0f} min), "
         f"`python -m bench.run{' --quick' if c.get('quick') else ''}`: "
-        f"{c['reps']} repetitions ({c['slow_reps']} of pandas and dlt), medians; "
+        f"{c['reps']} repetitions"
+        + (f" ({c['slow_reps']} of pandas' and dlt's default paths)" if c.get("slow_tools")
+           else "")
+        + ", interleaved, medians; "
         f"load average {res['loadavg_start'][0]:.1f} at the start, "
         f"{res['loadavg_end'][0]:.1f} at the end."
-        + (f" Sections {', '.join(res['merged']['sections'])} are from the run of "
-           f"{res['merged']['from']} (`--merge`)." if res.get("merged") else ""),
+        + _merged_note(res.get("merged")),
         "",
         f"**Machine:** {m['cpu']}, {m['cores']} cores, {m['memory_gib']:.0f} GiB, {m['os']}, "
         f"Python {m['python']}. **Versions:** "

@@ -479,7 +479,9 @@ def _merged(old: dict, new: dict) -> dict:
         return new
     out = {**new, **{k: old[k] for k in kept}}
     out["disk_mib"] = {**old.get("disk_mib", {}), **new.get("disk_mib", {})}
-    out["merged"] = {"from": old.get("started"), "sections": kept}
+    # each kept section's own run, through earlier merges too
+    origin = old.get("merged", {}).get("origin", {})
+    out["merged"] = {"origin": {k: origin.get(k, old.get("started")) for k in kept}}
     return out
 
 
