@@ -220,3 +220,34 @@ def test_an_error_check_fails_the_run_by_name_and_keeps_the_last_good_marts(tmp_
     assert reader.execute("select count(*) from mart.daily_kpis").fetchone()[0] == 1
     reader.close()
     con.close()
+
+
+def test_a_late_first_visit_moves_its_visitor_to_the_earlier_cohort_and_out_of_the_old(
+        tmp_path):
+    """A visitor seen first in one week, whose visit of an earlier week arrives later, belongs
+    to the earlier cohort only: the hourly runs leave the cohorts a rebuild from raw gives."""
+    settings = _settings(tmp_path)
+    con = connect(settings=settings)
+
+    def visit(at: datetime, event_id: str, click_id: str) -> None:
+        rows = {"browser_events": {"event_id": event_id, "click_id": click_id,
+                                   "event_type": "pageview",
+                                   "event_timestamp": at.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                "device_events": {"click_id": click_id, "user_domain_id": "v1",
+                                  "device_type": "mobile"}}
+        for stream, row in rows.items():
+            folder = settings.home / f"source/{stream}/date={at:%Y-%m-%d}/hour={at:%H}"
+            folder.mkdir(parents=True)
+            (folder / "part-0.jsonl").write_text(json.dumps(row) + "\n")
+        pipeline.run_hour(con, settings, at)
+
+    cohorts = "select cohort_week::varchar, week_number, cohort_visitors, active_visitors " \
+              "from mart.cohort_retention_weekly order by all"
+    visit(datetime(2024, 3, 12, 10, tzinfo=UTC), "e1", "c1")  # the week of Monday 11 March
+    assert con.execute(cohorts).fetchall() == [("2024-03-11", 0, 1, 1)]
+    visit(datetime(2024, 3, 5, 10, tzinfo=UTC), "e0", "c0")  # a week earlier, landed later
+    want = [("2024-03-04", 0, 1, 1), ("2024-03-04", 1, 1, 1)]
+    assert con.execute(cohorts).fetchall() == want
+    pipeline.rebuild(con, settings, "rebuild")
+    assert con.execute(cohorts).fetchall() == want
+    con.close()

@@ -1,9 +1,10 @@
 -- mart.cohort_retention_weekly: one row per cohort week and week number since it.
--- unique_key: cohort_week
 -- depends_on: stage.visitors, stage.sessions
 -- A visitor's cohort is the week (Monday) of their first visit; they are active in week n when
--- they start a visit n weeks after that Monday. A run recomputes the cohorts of the visitors
--- who came on the days it rebuilt (a returning visitor changes an old cohort's row).
+-- they start a visit n weeks after that Monday. Rebuilt whole: a late visit that moves someone
+-- to an earlier cohort empties their old one, which recomputing only the cohorts of the days'
+-- visitors (as before) left counting them. It costs about as much: the days' visitors are
+-- returning ones from nearly every cohort, so that recomputed nearly every cohort anyway.
 -- column cohort_week: Monday of the cohort's first week
 -- column week_number: weeks since the cohort week (0 = the first week)
 -- column cohort_visitors: visitors whose first visit was in the cohort week
@@ -12,18 +13,9 @@
 
 with
 
-touched as (
-    select distinct v.first_seen_week as cohort_week
-    from stage.sessions as s
-    inner join stage.visitors as v using (visitor_id)
-    where s.session_date between $first_day::date and $last_day::date
-      and s.session_date in (select unnest($days::date[]))
-),
-
 visitors as (
     select visitor_id, first_seen_week as cohort_week
     from stage.visitors
-    where first_seen_week in (select cohort_week from touched)
 ),
 
 cohorts as (
