@@ -100,11 +100,19 @@ def evaluate(
     for check in checks:
         used = bound(check.sql, params)
         body = check.sql.rstrip().rstrip(";")
-        cur = con.execute(f"select count(*) over () as _failing, * from ({body}) limit 5", used)
-        names = [d[0] for d in cur.description][1:]
-        rows = cur.fetchall()
-        count = rows[0][0] if rows else 0
-        sample = json.dumps([dict(zip(names, map(str, r[1:]), strict=True)) for r in rows])
+        # the failing rows once, then their count and a sample. (`count(*) over ()` beside a
+        # `limit` did both in one query, but DuckDB 1.5.5 can abort the whole process in that
+        # window's finalize: "Attempted to access index 0 within vector of size 0", duckdb/duckdb
+        # #22352; seen once here, in a history build.)
+        con.execute(f"create or replace temp table _check_rows as {body}", used)
+        try:
+            count = con.execute("select count(*) from _check_rows").fetchone()[0]
+            cur = con.execute("select * from _check_rows limit 5")
+            names = [d[0] for d in cur.description]
+            sample = json.dumps([dict(zip(names, map(str, r), strict=True))
+                                 for r in cur.fetchall()])
+        finally:
+            con.execute("drop table if exists _check_rows")
         results.append(CheckResult(check.name, check.severity, count, sample if count else ""))
     return results
 
