@@ -217,19 +217,7 @@ def extract(
                 lambda: extract_stream(cur, settings, stream, start, end, run_id)
             )
 
-    return dict(_parallel(con, settings, list(streams or settings.streams), one,
-                          _recent_lines(con)))
-
-
-def _recent_lines(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Lines each stream landed in the last day: a guess at which streams bring the most."""
-    return dict(con.execute(
-        """
-        select stream, sum(lines_in)::bigint from ops.landed_files
-        where landed_at >= now() - interval 1 day
-        group by stream
-        """
-    ).fetchall())
+    return dict(_parallel(con, settings, list(streams or settings.streams), one))
 
 
 def load(

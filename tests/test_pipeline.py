@@ -528,3 +528,26 @@ def test_stage_days_and_hours_are_the_reporting_time_zones_across_its_midnight(t
     ).fetchone()[0]
     assert wrong == 0
     con.close()
+
+
+def test_parallel_work_starts_with_the_biggest_items_and_returns_them_in_their_order(
+        tmp_path):
+    """load runs the streams with the most pending lines first (one free thread here, so the
+    start order is the order of sizes), yet its results keep the streams' order."""
+    from clicklake.config import load_settings
+    from clicklake.lake import connect
+    from clicklake.pipeline import _parallel
+
+    settings = load_settings({"CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "/nonexistent",
+                              "CLICKLAKE_WORKERS": "1"})
+    started: list[str] = []
+
+    def fn(cur, item):
+        started.append(item)
+        return item.upper()
+
+    con = connect(settings=settings)
+    got = _parallel(con, settings, ["a", "b", "c", "d"], fn, {"c": 10, "a": 5, "d": 7})
+    assert started == ["c", "d", "a", "b"]
+    assert got == ["A", "B", "C", "D"]
+    con.close()
