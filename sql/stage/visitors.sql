@@ -9,6 +9,7 @@
 -- column last_seen: end of the visitor's last visit
 -- column first_seen_date: day of the first visit in the reporting time zone
 -- column first_seen_week: Monday of the first visit's week (the visitor's cohort)
+-- column active_weeks: Mondays of the weeks with a visit, in order (cohort retention)
 -- column sessions: visits
 -- column orders: orders paid
 -- column revenue: revenue of those orders
@@ -45,6 +46,8 @@ final as (
         max(session_end) as last_seen,
         min(session_date) as first_seen_date,
         date_trunc('week', min(session_date))::date as first_seen_week,
+        list(distinct date_trunc('week', session_date)::date order by
+             date_trunc('week', session_date)::date) as active_weeks,
         count(*) as sessions,
         sum(orders) as orders,
         sum(revenue)::decimal(18, 2) as revenue,
