@@ -34,7 +34,12 @@ events as (
         count(*) filter (where e.is_pageview and e.session_id is null) as pageviews_no_visit,
         count(*) filter (where e.ecommerce_action = 'add_to_cart') as add_to_carts
     from stage.events as e
-    left join stage.visitors as v using (visitor_id)
+    -- only the visitors first seen on these days can be new on them: the join stays the size
+    -- of the days, not of the whole history
+    left join (
+        select visitor_id, first_seen_date from stage.visitors
+        where first_seen_date between $first_day::date and $last_day::date
+    ) as v using (visitor_id)
     where e.event_date between $first_day::date and $last_day::date
       and e.event_date in (select day from days)
     group by all
