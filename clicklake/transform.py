@@ -179,14 +179,50 @@ def _rebuild(
     `tables` are the lake's tables as this transaction sees them; a table the rebuild creates
     is added. An error names the model's file (same exception type, so conflicts are still
     retried)."""
+    exists = model.name in tables
     try:
-        rows = _rebuild_sql(con, model, days, settings, model.name in tables)
+        rows = _rebuild_sql(con, model, days, settings, exists)
     except duckdb.Error as exc:
         where = model.path.relative_to(SQL_DIR.parent) if model.path.is_relative_to(
             SQL_DIR.parent) else model.path
-        raise type(exc)(f"{model.name} ({where}): {exc}") from exc
+        changed = exists and isinstance(exc, duckdb.BinderException) and _changed_columns(
+            con, model, days, settings)
+        raise type(exc)(f"{model.name} ({where}): {changed or exc}") from exc
     tables.add(model.name)
     return rows
+
+
+def _changed_columns(
+    con: duckdb.DuckDBPyConnection, model: Model, days: list[date], settings: Settings
+) -> str | None:
+    """Why an incremental model cannot add its rows to its table: its SQL's columns are not
+    the table's (a new version of the model), or None when they are."""
+    if model.partition is None and model.unique_key is None:
+        return None
+    body = model.sql.rstrip().rstrip(";")
+    try:
+        new = [r[0] for r in con.execute(
+            f"describe {body}", bound(model.sql, _params(days, settings))).fetchall()]
+        old = [r[0] for r in con.execute(f"describe {model.name}").fetchall()]
+    except duckdb.Error:
+        return None
+    if set(new) == set(old):
+        return None
+    diff = "; ".join(f"{what}: {', '.join(sorted(cols))}" for what, cols in (
+        ("new", set(new) - set(old)), ("gone", set(old) - set(new))) if cols)
+    return (f"the model's columns changed since its table was built ({diff}); run "
+            "`clicklake rebuild` once to recompute stage and marts from raw")
+
+
+def _params(days: list[date], settings: Settings) -> dict:
+    return {
+        "days": days,
+        # the days' bounds as constants, so DuckLake can skip files by their min/max stats
+        "first_day": min(days) if days else None,
+        "last_day": max(days) if days else None,
+        "tz": settings.timezone,
+        "sql_dir": str(SQL_DIR),
+    }
 
 
 def _rebuild_sql(
@@ -196,15 +232,7 @@ def _rebuild_sql(
     settings: Settings,
     exists: bool,
 ) -> int:
-    params = {
-        "days": days,
-        # the days' bounds as constants, so DuckLake can skip files by their min/max stats
-        "first_day": min(days) if days else None,
-        "last_day": max(days) if days else None,
-        "tz": settings.timezone,
-        "sql_dir": str(SQL_DIR),
-    }
-    used = bound(model.sql, params)
+    used = bound(model.sql, _params(days, settings))
     body = model.sql.rstrip().rstrip(";")
     if model.schema == "temp":  # a unit's private table, rebuilt for every stage build
         table = model.name.split(".", 1)[1]

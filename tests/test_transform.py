@@ -73,6 +73,27 @@ def test_a_unique_key_model_replaces_only_the_rows_of_the_keys_it_returns(tmp_pa
     con.close()
 
 
+
+def test_a_model_whose_columns_changed_says_to_rebuild(tmp_path):
+    """A new version of an incremental model (a column more) cannot add its rows to the table
+    an older version built: the error names the columns and the command that fixes it."""
+    import duckdb
+
+    from clicklake.config import load_settings
+    from clicklake.lake import connect
+    from clicklake.transform import build_together
+
+    header = "-- stage.totals: one row per key.\n-- unique_key: k"
+    path = _model(tmp_path / "stage", "totals", header, "select 'a' as k, 1 as n")
+    settings = load_settings({"CLICKLAKE_HOME": str(tmp_path / "lake"), "CLICKLAKE_ENV_FILE": "-"})
+    con = connect(settings=settings)
+    build_together(con, [parse_model(path)], ["a"], settings, gate=lambda: None)  # type: ignore[arg-type]
+    _model(tmp_path / "stage", "totals", header, "select 'a' as k, 1 as n, 2 as m")
+    with pytest.raises(duckdb.Error, match=r"stage.totals .*columns changed.*new: m\).*"
+                       r"clicklake rebuild"):
+        build_together(con, [parse_model(path)], ["a"], settings, gate=lambda: None)  # type: ignore[arg-type]
+    con.close()
+
 def test_a_failed_check_is_recorded_and_logged_as_a_warning(tmp_path, caplog):
     from clicklake import checks
     from clicklake.config import load_settings
