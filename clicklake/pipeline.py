@@ -255,12 +255,13 @@ def build_stage(
     run_end: datetime,
     full: bool = False,
     on_built: Callable[[transform.ModelRun], None] | None = None,
+    fresh: bool = False,
 ) -> dict:
     """Rebuild stage for the days the pending load batches touched (every day if `full`) and
     run the stage checks, in one transaction: the checks judge exactly the raw rows the rebuild
     read, even while another hour's load commits beside it. A failed error check rolls the new
     stage back (readers keep the last good one), records the results and raises ChecksFailed
-    before any mart is touched.
+    before any mart is touched. `fresh` drops the tables first, in that transaction.
 
     Returns a small dict (days as ISO dates, the batches, rows and seconds per model) that
     `build_marts` takes, fit for an Airflow XCom.
@@ -287,7 +288,8 @@ def build_stage(
 
         try:
             runs, results = transform.build_together(
-                con, stage, days, settings, gate=publish_if_clean, on_built=on_built)
+                con, stage, days, settings, gate=publish_if_clean, on_built=on_built,
+                fresh=fresh)
         except _Unpublished as unpublished:  # rolled back: record why, then fail the run
             checks.record(con, unpublished.results, run_id)
             checks.raise_on_errors(unpublished.results)
@@ -311,8 +313,10 @@ def build_marts(
     days: list[str],
     batches: list[str],
     on_built: Callable[[transform.ModelRun], None] | None = None,
+    fresh: bool = False,
 ) -> dict:
-    """Rebuild the marts for `days` and run the mart checks, all in one transaction.
+    """Rebuild the marts for `days` and run the mart checks, all in one transaction (`fresh`:
+    dropping the tables first, in it).
 
     A failed error check rolls the new marts back, so readers keep the last good ones, records
     the results and raises ChecksFailed naming the check. On success the batches are marked as
@@ -321,7 +325,7 @@ def build_marts(
     day_list = [date.fromisoformat(d) for d in days]
     results: list[checks.CheckResult] = []
     runs: list[transform.ModelRun] = []
-    if day_list:
+    if day_list or fresh:
         marts = [m for m in transform.discover() if m.schema == "mart"]
         gate = checks.discover(layer="mart")
 
@@ -333,7 +337,8 @@ def build_marts(
 
         try:
             runs, results = transform.build_together(
-                con, marts, day_list, settings, gate=publish_if_clean, on_built=on_built
+                con, marts, day_list, settings, gate=publish_if_clean, on_built=on_built,
+                fresh=fresh,
             )
         except _Unpublished as unpublished:  # rolled back: record why, then fail the run
             checks.record(con, unpublished.results, run_id)
@@ -376,12 +381,14 @@ def build(
     run_end: datetime,
     full: bool = False,
     on_built: Callable[[transform.ModelRun], None] | None = None,
+    fresh: bool = False,
 ) -> tuple[list[date], list[transform.ModelRun]]:
     """Stage, then marts, for the pending batches (every day if `full`); `on_built` hears of
-    each model as it is built."""
-    stage = build_stage(con, settings, run_id, run_end, full=full, on_built=on_built)
+    each model as it is built; `fresh` drops each layer's tables in its own transaction."""
+    stage = build_stage(con, settings, run_id, run_end, full=full, on_built=on_built,
+                        fresh=fresh)
     marts = build_marts(con, settings, run_id, run_end, stage["days"], stage["batches"],
-                        on_built=on_built)
+                        on_built=on_built, fresh=fresh)
     runs = [
         transform.ModelRun(name, rows, part["seconds"][name])
         for part in (stage, marts)
@@ -393,9 +400,10 @@ def build(
 def rebuild(
     con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str
 ) -> list[transform.ModelRun]:
-    """Recompute stage and marts from raw from scratch: drop them, then build every day."""
-    transform.drop_models(con)
-    _, runs = build(con, settings, run_id, datetime.now(UTC), full=True)
+    """Recompute stage and marts from raw from scratch: every day, each table dropped and
+    built again in its layer's transaction, so a rebuild that fails (a check, an error) leaves
+    the previous tables for readers and for the next run."""
+    _, runs = build(con, settings, run_id, datetime.now(UTC), full=True, fresh=True)
     return runs
 
 

@@ -265,19 +265,26 @@ def build_together(
     settings: Settings,
     gate: Callable[[], T],
     on_built: Callable[[ModelRun], None] | None = None,
+    fresh: bool = False,
 ) -> tuple[list[ModelRun], T]:
     """Rebuild `models` in ONE transaction and call `gate()` before committing it.
 
     `gate` sees the new tables (it runs inside the transaction); if it raises, nothing of the
     rebuild is published and readers keep the previous tables. The whole transaction is
     retried on a write conflict. `on_built` hears of each model as it is built (to show
-    progress; a retried transaction builds them again).
+    progress; a retried transaction builds them again). `fresh` drops each model's table
+    first, in the same transaction (a rebuild from raw: a failed one leaves the old tables).
     """
 
     def attempt() -> tuple[list[ModelRun], T]:
         runs = []
         with transaction(con):
             tables = lake_tables(con)
+            if fresh:
+                for model in models:
+                    if model.name in tables and model.schema != "temp":
+                        con.execute(f"drop table {model.name}")
+                        tables.discard(model.name)
             for model in models:
                 t0 = time.perf_counter()
                 rows = _rebuild(con, model, days, settings, tables)
@@ -384,20 +391,6 @@ def _insert_log(con: duckdb.DuckDBPyConnection, batches: list[str], run_id: str)
             "insert into ops.transform_log select unnest($b), $r, now()",
             {"b": batches, "r": run_id},
         )
-
-
-def drop_models(con: duckdb.DuckDBPyConnection, models: list[Model] | None = None) -> None:
-    """Drop every stage and mart table (for a rebuild from raw), in one transaction."""
-    names = [m.name for m in (models or discover())]
-
-    def attempt() -> None:
-        with transaction(con):
-            commit_message(con, f"drop {len(names)} stage and mart tables to rebuild them "
-                           "from raw", tables=names)
-            for name in reversed(names):
-                con.execute(f"drop table if exists {name}")
-
-    retry_transaction(attempt)
 
 
 def drop_private(con: duckdb.DuckDBPyConnection, models: list[Model]) -> None:

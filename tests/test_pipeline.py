@@ -482,6 +482,31 @@ def test_a_stage_model_that_fails_leaves_all_of_stage_as_it_was(tmp_path, monkey
     con.close()
 
 
+@pytest.mark.parametrize("layer", ["stage", "mart"])
+def test_a_rebuild_that_fails_leaves_every_table_as_it_was(tmp_path, monkeypatch, layer):
+    """A rebuild drops each table in the transaction that builds it again: when a model fails,
+    readers and the next hourly run still have every day, not empty or half-built tables."""
+    from support import build_lake
+
+    settings = load_settings({"CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "/none"})
+    build_lake(settings, datetime(2024, 3, 1, 10, tzinfo=UTC), 2)
+    con = connect(settings=settings)
+    tables = ["stage.events", "stage.sessions", "mart.daily_kpis", "mart.hourly_traffic"]
+    before = {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables}
+    models = transform.discover()
+    name = "stage.visitors" if layer == "stage" else "mart.session_paths"  # built late
+    broken = next(m for m in models if m.name == name)
+    monkeypatch.setattr(broken, "sql", "select * from no_such_table")
+    monkeypatch.setattr(transform, "discover", lambda **_: models)
+    with pytest.raises(Exception, match=name):
+        pipeline.rebuild(con, settings, "broken")
+    assert {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables} == before
+    monkeypatch.undo()
+    pipeline.rebuild(con, settings, "fixed")
+    assert {t: con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables} == before
+    con.close()
+
+
 def test_each_model_is_shown_as_it_is_built_and_recorded_once(tmp_path, monkeypatch):
     settings = load_settings({"CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "/none"})
     hour = datetime(2024, 3, 1, 10, tzinfo=UTC)
