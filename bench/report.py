@@ -531,7 +531,8 @@ def draw(res: dict, path: Path) -> bool:
         a3.bar(labels, vals, color=["#55a868", "#c44e52"])
         for x, v in enumerate(vals):
             a3.text(x, v, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
-        a3.set_title(f"4. one new hour on history, s ({hist['ratio']:.2f}×)", fontsize=10)
+        cpu = f", CPU-s {hist['cpu_ratio']:.2f}×" if hist.get("cpu_ratio") else ""
+        a3.set_title(f"4. one new hour on history, s ({hist['ratio']:.2f}×{cpu})", fontsize=10)
     dash = res.get("dashboard")
     if dash:
         q = dash["per_query"]
