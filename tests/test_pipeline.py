@@ -460,6 +460,12 @@ def test_postgres_and_s3_build_the_same_stage_and_marts_as_the_embedded_lake(ser
     assert _differences(servers, one_pass) == {}
 
 
+def test_a_rebuild_on_postgres_and_s3_gives_the_same_tables_again(servers, one_pass):
+    """Each table dropped and created again in one transaction, on the Postgres catalog too."""
+    pipeline.rebuild(servers.con, servers.settings, "rebuild-servers")
+    assert _differences(servers, one_pass) == {}
+
+
 def test_a_stage_model_that_fails_leaves_all_of_stage_as_it_was(tmp_path, monkeypatch):
     from support import build_lake
 
