@@ -239,6 +239,12 @@ def _rebuild_sql(
         return con.execute(f"create or replace temp table {table} as {body}", used).fetchone()[0]
     if model.partition is None and model.unique_key is None:
         return con.execute(f"create or replace table {model.name} as {body}", used).fetchone()[0]
+    if model.partition is not None and len(days) > 2:
+        # more than two days (a rebuild, a backfill) are written in day order: each Parquet row
+        # group then holds few days, and a later run that reads one day skips the others by
+        # their statistics (unsorted, every row group of a month's file spans the whole month;
+        # an hour across midnight, two days, is not worth a sort)
+        body = f"select * from ({body}\n) order by {model.partition}"
     if not exists:  # nothing to replace yet: the new rows are the table
         return con.execute(f"create table {model.name} as {body}", used).fetchone()[0]
     if model.unique_key is not None:

@@ -211,3 +211,30 @@ def test_a_late_file_of_any_stream_touches_the_whole_visit_of_its_rows_however_l
     assert batch("browser_events", datetime(2024, 3, 6, 5, tzinfo=UTC), [
         browser("e5", "c1", "2024-03-01T10:30:00Z")]) == ["2024-03-01"]
     con.close()
+
+
+def test_a_build_of_several_days_writes_each_table_in_day_order(tmp_path):
+    """A rebuild or backfill writes the days' rows in day order, so each Parquet row group
+    holds few days and a later run reading one day skips the rest by their statistics."""
+    from datetime import UTC, datetime
+
+    from support import build_history
+
+    from clicklake.config import load_settings
+    from clicklake.lake import connect
+
+    settings = load_settings({"CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "-"})
+    build_history(settings, datetime(2024, 3, 1, tzinfo=UTC), 4, events_per_hour=60)
+    con = connect(settings=settings)
+    for table, column in [("stage.events", "event_date"), ("stage.sessions", "session_date"),
+                          ("mart.hourly_traffic", "date")]:
+        schema, name = table.split(".")
+        files = [f for (f,) in con.execute(
+            f"select data_file from ducklake_list_files('lake', '{name}', schema => '{schema}')"
+        ).fetchall()]
+        days, breaks = con.execute(
+            f"select count(distinct {column}), count(*) filter (where {column} < before) "
+            f"from (select {column}, lag({column}) over (order by file_row_number) as before "
+            f"from read_parquet($f, file_row_number = true))", {"f": files[0]}).fetchone()
+        assert len(files) == 1 and days >= 4 and breaks == 0, (table, len(files), days, breaks)
+    con.close()
