@@ -65,20 +65,16 @@ class Column:
 
 
 def contract(con: duckdb.DuckDBPyConnection, stream: str) -> list[Column]:
-    """The contract columns of `raw.<stream>` (lineage columns excluded), in table order."""
-    rows = con.execute(
-        """
-        select column_name, data_type, not is_nullable
-        from duckdb_columns()
-        where database_name = 'lake' and schema_name = 'raw' and table_name = ?
-        order by column_index
-        """,
-        [stream],
-    ).fetchall()
-    if not rows:
+    """The contract columns of `raw.<stream>` (lineage columns excluded), in table order.
+
+    DESCRIBE binds the one table: `duckdb_columns()` loads every table of every attached
+    database, 0.03-0.26 s on a SQLite catalog, once per stream and load."""
+    try:
+        rows = con.execute(f"describe lake.raw.{ident(stream)}").fetchall()
+    except duckdb.CatalogException:
         raise ValueError(f"no raw table for stream {stream!r} "
-                         f"(add sql/sources/<format>/raw/{stream}.sql)")
-    return [Column(n, t, r) for n, t, r in rows if n not in LINEAGE]
+                         f"(add sql/sources/<format>/raw/{stream}.sql)") from None
+    return [Column(n, t, null == "NO") for n, t, null, *_ in rows if n not in LINEAGE]
 
 
 @dataclass(frozen=True)
