@@ -33,7 +33,14 @@ from isal import igzip
 
 from clicklake import sources
 from clicklake.config import Settings
-from clicklake.lake import commit_message, first_line, retry_transaction, transaction
+from clicklake.lake import (
+    catalog_read,
+    commit_message,
+    first_line,
+    off_catalog,
+    retry_transaction,
+    transaction,
+)
 from clicklake.sqltext import literal
 from clicklake.storage import (
     ObjectInfo,
@@ -594,13 +601,15 @@ def extract_stream(
     result = ExtractResult(stream)
     objects = source_objects(settings, stream, start, end)
     result.listed = len(objects)
-    landed = {
-        (uri, etag, size)
-        for uri, etag, size in con.execute(
-            "select source_uri, source_etag, source_size from ops.landed_files where stream = ?",
-            [stream],
-        ).fetchall()
-    }
+    with catalog_read():
+        landed = {
+            (uri, etag, size)
+            for uri, etag, size in con.execute(
+                "select source_uri, source_etag, source_size from ops.landed_files "
+                "where stream = ?",
+                [stream],
+            ).fetchall()
+        }
     folder = join(settings.source_uri, stream)
     for uri in undated_files(settings, stream):
         log.warning("%s: not read: %s", uri, UNDATED)
@@ -616,7 +625,9 @@ def extract_stream(
         elif _kind(obj.uri) is None:
             result.ignored.append(obj.uri)
         else:
-            for file in land_object(con, settings, stream, obj):
+            with off_catalog(con):
+                files = land_object(con, settings, stream, obj)
+            for file in files:
                 result.landed.append(file)
                 # strictly increasing, so that files landed by one run keep their order
                 now = datetime.now(UTC)

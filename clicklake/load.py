@@ -30,7 +30,15 @@ from clicklake.extract import (
     is_bad_file,
     partition_of,
 )
-from clicklake.lake import commit_message, connect, first_line, retry_transaction, transaction
+from clicklake.lake import (
+    catalog_read,
+    commit_message,
+    connect,
+    first_line,
+    off_catalog,
+    retry_transaction,
+    transaction,
+)
 from clicklake.sqltext import header_lines, ident, literal
 from clicklake.storage import ensure_folder, join, remove
 
@@ -715,12 +723,14 @@ def load_stream(con: duckdb.DuckDBPyConnection, stream: str, run_id: str,
     `settings` give the plausible event times (the defaults without them) and let a commit
     that failed be retried on a connection of its own (without them, on `con`).
     """
-    columns = contract(con, stream)
+    with catalog_read():
+        columns = contract(con, stream)
+        data_dir = join(_data_path(con), "raw", stream)
+        pending = pending_files(con, stream)
     rule = event_time(stream, settings)
-    data_dir = join(_data_path(con), "raw", stream)
     ensure_folder(data_dir)
     total = LoadResult(stream, batch_id=f"{run_id}-{stream}-{uuid4().hex[:8]}")
-    for files in batches(pending_files(con, stream)):
+    for files in batches(pending):
         done = _load_batch(con, stream, columns, files, run_id, data_dir, rule, settings)
         total.batch_id = done.batch_id
         total.files += done.files
@@ -749,8 +759,9 @@ def _load_batch(
     settings: Settings | None = None,
 ) -> LoadResult:
     batch_id = f"{run_id}-{stream}-{uuid4().hex[:8]}"
-    prepared, written = prepare_batch(con, columns, files, batch_id, datetime.now(UTC), data_dir,
-                                      rule)
+    with off_catalog(con):
+        prepared, written = prepare_batch(con, columns, files, batch_id, datetime.now(UTC),
+                                          data_dir, rule)
     added: set[str] = set()  # data files the commit took
     fresh: list[duckdb.DuckDBPyConnection] = []  # connections opened for retries
     tries = 0

@@ -26,7 +26,13 @@ from clicklake.extract import (
     partition_of,
     unknown_streams,
 )
-from clicklake.lake import commit_message, retry_transaction, stream_lock, transaction
+from clicklake.lake import (
+    catalog_read,
+    commit_message,
+    retry_transaction,
+    stream_lock,
+    transaction,
+)
 from clicklake.load import LoadResult, load_stream
 from clicklake.storage import ObjectInfo, join, list_folder, list_objects
 
@@ -183,7 +189,8 @@ def _parallel(con: duckdb.DuckDBPyConnection, settings: Settings, items, fn, siz
 
     def work(item):
         cur = con.cursor()
-        cur.execute("use lake")  # a cursor starts on the in-memory database
+        with catalog_read():  # a cursor starts on the in-memory database
+            cur.execute("use lake")
         try:
             return fn(cur, item)
         finally:
