@@ -77,3 +77,43 @@ def test_a_lock_wait_is_logged_as_waiting_not_counted_as_work(tmp_path, caplog):
     assert len(waits) == 1
     assert waits[0].startswith("waited 1.") and waits[0].endswith(
         "s for the load lock of browser_events")
+
+
+def test_a_streams_file_work_runs_off_the_catalog_and_its_catalog_reads_take_turns(tmp_path):
+    """On a SQLite catalog two threads reading the lake at once make DuckDB's SQLite sleep a
+    whole second: the per-stream threads parse with the in-memory database as the default (a
+    temp table's name then looks nothing up in the lake), back on the lake afterwards even
+    when the work fails, and take turns for their catalog reads and commits (one lock)."""
+    import threading
+
+    import pytest
+
+    from clicklake.lake import catalog_read, off_catalog, transaction
+
+    settings = load_settings({"CLICKLAKE_HOME": str(tmp_path), "CLICKLAKE_ENV_FILE": "/none"})
+    con = connect(settings=settings)
+    cur = con.cursor()
+    cur.execute("use lake")
+    with pytest.raises(RuntimeError), off_catalog(cur):
+        assert cur.execute("select current_database()").fetchone()[0] == "memory"
+        cur.execute("create temp table parsed as select 1 as line_no")
+        raise RuntimeError("a file that cannot be read")
+    assert cur.execute("select current_database()").fetchone()[0] == "lake"
+    assert cur.execute("from parsed").fetchall() == [(1,)]  # a temp table: this connection's
+
+    other = con.cursor()
+    other.execute("use lake")
+    committed = threading.Event()
+
+    def commit() -> None:
+        with transaction(other):
+            other.execute("select count(*) from ops.landed_files").fetchall()
+        committed.set()
+
+    with catalog_read():
+        writer = threading.Thread(target=commit)
+        writer.start()
+        assert not committed.wait(0.5)  # the other thread's transaction waits for its turn
+    writer.join(30)
+    assert committed.is_set()
+    con.close()
