@@ -135,11 +135,15 @@ def union_sql(relative: str, columns: list[str] | None = None,
     return "\nunion all by name\n".join(parts) if parts else None
 
 
-def with_union(sql: str, relative: str, where: str) -> str:
-    """`sql` reading `source_rows`: every source format's `relative` file, unioned (see
-    `union_sql`); `where` names the query in the error when no format has the file."""
-    rows = union_sql(relative)
+def with_union(sql: str, relative: str, where: str,
+               only: Collection[str] | None = None) -> str | None:
+    """`sql` reading `source_rows`: every source format's `relative` file (of the formats
+    `only`, if given), unioned (see `union_sql`); `where` names the query in the error when no
+    format has the file. With `only`, None when none of those formats has it."""
+    rows = union_sql(relative, only=only)
     if rows is None:
+        if only is not None:
+            return None
         raise ValueError(f"{where}: no source format has {relative}")
     body = sql.rstrip().rstrip(";")
     return f"with source_rows as (\n{rows}\n)\nselect * from (\n{body}\n)"

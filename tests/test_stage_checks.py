@@ -170,3 +170,21 @@ def test_ga4_copies_are_rows_with_the_same_id_text_whatever_their_fields(broken)
     # five rows, two events stage has not seen: three of the rows are copies
     assert found(con, settings, "raw_reconciles", [DAY]) == [
         ("ga4", DAY, stage_rows + 5, stage_rows, 3)]
+
+
+def test_a_check_over_every_format_reads_only_the_formats_with_data(tracker, ga4):
+    """The union checks read the formats the lake has data of (as stage is built): another
+    format has nothing to find, and planning a query that names one of its never-written raw
+    tables costs a catalog query per column (duckdb/ducklake#1313). `found` above compares
+    the runner's counts with the checks over every format."""
+    union = [c for c in checks.discover() if c.union]
+    assert {c.name for c in union} == {"events_disagree", "raw_reconciles"}
+    for (con, _), fmt, table in ((tracker, "tracker", "raw.browser_events"),
+                                 (ga4, "ga4", "raw.ga4_events")):
+        assert sources.loaded(con) == {fmt}
+        for check in union:
+            sql = check.query(sources.loaded(con))
+            others = {"raw.browser_events", "raw.ga4_events", "raw.ga_sessions"} - {table}
+            assert table in sql and not any(t in sql for t in others), (fmt, check.name)
+            assert all(t in check.sql for t in others)  # every format when not told which
+            assert check.query(["no such format"]) is None  # nothing to read: no rows
