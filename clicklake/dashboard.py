@@ -227,16 +227,35 @@ def queries() -> dict[str, str]:
     """The sections of `sql/dashboard.sql` by name. A section with a `-- union: <file>` line
     reads `source_rows`: every source format's `<file>`, unioned (as a check does)."""
     out = sections((SQL_DIR / "dashboard.sql").read_text())
-    for name, sql in out.items():
+    for name, (sql, file) in _unions().items():
+        out[name] = sources.with_union(sql, file, f"dashboard.sql {name}")
+    return out
+
+
+@cache
+def _unions() -> dict[str, tuple[str, str]]:
+    """The sections with a `-- union: <file>` line: their own SQL and the file."""
+    out = {}
+    for name, sql in sections((SQL_DIR / "dashboard.sql").read_text()).items():
         union = re.search(r"^-- union: (\S+)$", sql, re.MULTILINE)
         if union:
-            out[name] = sources.with_union(sql, union.group(1), f"dashboard.sql {name}")
+            out[name] = (sql, union.group(1))
     return out
+
+
+def query_sql(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """The SQL of the query `name` on this lake: a query over every source format's rows reads
+    only the formats with data in the lake, as the checks do (planning a query that names a
+    never-written raw table costs a catalog query per column it names, duckdb/ducklake#1313)."""
+    if name not in _unions():
+        return queries()[name]
+    own, file = _unions()[name]
+    return sources.with_union(own, file, name, only=sources.loaded(con) or None) or queries()[name]
 
 
 def run(con: duckdb.DuckDBPyConnection, name: str, **params: object) -> pd.DataFrame:
     """Run the query `name`, binding the parameters it names (DuckDB rejects unused ones)."""
-    sql = queries()[name]
+    sql = query_sql(con, name)
     used = set(re.findall(r"\$(\w+)", sql))
     missing = used - params.keys()
     if missing:

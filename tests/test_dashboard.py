@@ -386,6 +386,20 @@ def test_a_filter_value_is_bound_not_spliced_into_the_sql(lake):
     assert dashboard.kpis(lake, dashboard.Filters(DAY1, DAY2))["sessions"] > 0
 
 
+def test_a_query_over_every_format_reads_only_the_formats_with_data(lake):
+    """The day's files (History) read each source format's raw events; on this tracker lake
+    only the tracker's are named (a never-written raw table costs a catalog query per column
+    to plan), and the rows are those of the query over every format."""
+    mine, every = dashboard.query_sql(lake, "day_files"), dashboard.queries()["day_files"]
+    assert "raw.browser_events" in mine and "raw.browser_events" in every
+    assert "raw.ga4_events" not in mine and "raw.ga_sessions" not in mine
+    assert "raw.ga4_events" in every and "raw.ga_sessions" in every
+    params = {"day": DAY1, "last": dashboard.current_snapshot(lake), "late_days": 2,
+              "tz": "UTC"}
+    rows = [lake.execute(sql, params).fetchall() for sql in (mine, every)]
+    assert rows[0] == rows[1] and rows[0]
+
+
 def test_every_page_query_answers_well_under_300_ms(lake):
     f = dashboard.Filters(DAY1, DAY2, devices=("desktop", "mobile"))
     calls = [
