@@ -353,7 +353,8 @@ def _leads(con, landing: str, reps: int) -> dict:
     """Issue #16's leads, each timed `reps` times interleaved (medians of wall and CPU s):
     writing the browser rows with and without the lineage columns (and with a small file id
     in their place), the extract's validating parse of the browser file, the dedupe group-bys
-    of `stage.events`, and the stage checks' passes (those are in the profile rows)."""
+    of `stage.events`, and the stage checks' passes (those are in the profile rows); and two
+    floors: the load's work as a bare copy of the landed files, and stage.events' write alone."""
     from clicklake.lake import literal
     from clicklake.load import LINEAGE, PARQUET
 
@@ -388,6 +389,17 @@ def _leads(con, landing: str, reps: int) -> dict:
             "(select click_id from raw.device_events group by click_id having count(*) > 1)), "
             "(select count(*) from (select click_id from raw.geo_events group by click_id "
             "having count(*) > 1))",
+    }
+    # the floors: what the load and stage.events would cost at the engine's own speed, the
+    # same rows with none of their work (contract, rejects, lineage; dedupe, joins)
+    copies = [f"copy (select * from read_json({literal(f'{landing}/{s}/**/*.jsonl')})) to "
+              f"{literal(str(tmp / f'{s}.parquet'))} (format parquet, {PARQUET})"
+              for s in STREAMS if glob.glob(f"{landing}/{s}/**/*.jsonl", recursive=True)]
+    tests |= {
+        "the load's floor: bare DuckDB copy of the hour's landed files to Parquet (every stream)":
+            "; ".join(copies),
+        "stage.events' floor: writing its rows to Parquet alone (no dedupe, no joins)":
+            f"copy (select * from stage.events) to {target} (format parquet)",
     }
     if not browser:
         tests.pop("extract: validating parse of the browser file (json_valid per line)")
