@@ -77,7 +77,9 @@ def status(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[list[str], list[tu
         sections[title] = ([d[0] for d in cur.description], cur.fetchall())
     counts = []
     for schema, name in con.execute(
-        "select schema_name, table_name from duckdb_tables() where database_name = 'lake' "
+        "from (select schema_name, table_name from duckdb_tables() where database_name = 'lake' "
+        "union all select schema_name, view_name from duckdb_views() "
+        "where database_name = 'lake' and not internal) "
         "order by array_position(['raw', 'stage', 'mart', 'ops'], schema_name), table_name"
     ).fetchall():
         rows = con.execute(f"select count(*) from {schema}.{name}").fetchone()[0]

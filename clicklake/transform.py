@@ -12,9 +12,10 @@ of `-- key: value` comment lines before the first statement configures it:
 binds the affected days of the new load batches, and `$tz`, the reporting time zone), and the
 SQL must return exactly the rows of those days. `unique_key` names a key column instead, for a
 model whose rows span days (a visitor, a cohort): the SQL returns the complete new rows of the
-keys the days touched, and they replace that key's old rows. With neither, the model is
-rebuilt whole. The pipeline rebuilds stage in one transaction and the marts in another
-(`build_together`); a transaction is retried as a whole on conflict.
+keys the days touched, and they replace that key's old rows. `materialized: view` makes the
+model a view over what it reads (no parameters): nothing is stored or rebuilt, it is always
+current. Otherwise the model is rebuilt whole. The pipeline rebuilds stage in one transaction
+and the marts in another (`build_together`); a transaction is retried as a whole on conflict.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Model:
     description: str = ""
     partition: str | None = None
     unique_key: str | None = None
+    view: bool = False  # `-- materialized: view`
     depends_on: list[str] = field(default_factory=list)
     columns: dict[str, str] = field(default_factory=dict)
 
@@ -75,12 +77,19 @@ def parse_model(path: Path, only: Collection[str] | None = None) -> Model:
             model.partition = value
         elif key == "unique_key":
             model.unique_key = value
+        elif key == "materialized":
+            if value != "view":
+                raise ValueError(f"{path}: materialized can only be view (a table is the "
+                                 f"default), not {value!r}")
+            model.view = True
         elif key == "depends_on":
             model.depends_on = [d.strip() for d in value.split(",") if d.strip()]
         elif key == "column" and arg:
             model.columns[arg] = value
         elif key == "union":
             union = True
+    if model.view and (model.partition or model.unique_key or union):
+        raise ValueError(f"{path}: a view has no partition, unique_key or union")
     if union:
         unit_file = f"{model.schema}/{path.name}"
         columns = [c for c in model.columns if c != "source_format"]
@@ -237,6 +246,15 @@ def _rebuild_sql(
     if model.schema == "temp":  # a unit's private table, rebuilt for every stage build
         table = model.name.split(".", 1)[1]
         return con.execute(f"create or replace temp table {table} as {body}", used).fetchone()[0]
+    if model.view:
+        # a view is always current: nothing to rebuild (a table of its name, from a version
+        # before it was a view, goes first)
+        if used:
+            raise ValueError(f"a view cannot use the runner's parameters ({', '.join(used)})")
+        if exists:
+            con.execute(f"drop table {model.name}")
+        con.execute(f"create or replace view {model.name} as {body}")
+        return con.execute(f"select count(*) from {model.name}").fetchone()[0]
     if model.partition is None and model.unique_key is None:
         return con.execute(f"create or replace table {model.name} as {body}", used).fetchone()[0]
     if model.partition is not None and len(days) > 2:
@@ -413,7 +431,9 @@ def docs(models: list[Model] | None = None) -> str:
         if m.schema == "temp":  # a source format's own step: `clicklake docs` shows the units
             continue
         out.append(f"## {m.name}\n\n{m.description}\n")
-        if m.partition:
+        if m.view:
+            out.append("A view: always current, nothing stored.\n")
+        elif m.partition:
             out.append(f"Rebuilt per `{m.partition}` partition; depends on "
                        f"{', '.join(m.depends_on) or 'raw only'}.\n")
         else:

@@ -44,6 +44,10 @@ def _contents(con, table):
     return sorted(con.execute(f"from {table}").fetchall(), key=repr)
 
 
+def one(con, sql):
+    return con.execute(sql).fetchone()[0]
+
+
 def test_every_stage_and_mart_table_exists_and_has_rows(lake):
     _, con, _ = lake
     for table in [f"stage.{t}" for t in STAGE] + [f"mart.{t}" for t in MARTS]:
@@ -193,6 +197,48 @@ def test_a_rebuild_from_raw_leaves_every_table_exactly_as_the_hourly_runs_did(la
     after = {t: _contents(con, t) for t in tables}
     for t in tables:
         assert after[t] == before[t], t
+
+
+def test_rejected_events_is_a_view_current_without_a_build_and_replaces_an_old_table(lake):
+    """stage.rejected_events is a view over ops.rejected_rows (`-- materialized: view`): it
+    stores nothing (rebuilt as a table it copied every rejected line of the history each hour),
+    shows a rejection as soon as its load commits, and a lake built by a version that made it a
+    table gets the view at its next build, with the same rows."""
+    settings, con, _ = lake
+    views = "select count(*) from duckdb_views() where database_name = 'lake' and " \
+            "schema_name = 'stage' and view_name = 'rejected_events'"
+    rejected = "select count(*) from ops.rejected_rows"
+    assert one(con, views) == 1 and one(con, rejected) > 0
+    assert one(con, "select count(*) from stage.rejected_events") == one(con, rejected)
+    con.execute("begin")
+    try:
+        con.execute("insert into ops.rejected_rows select * replace ('late-batch' as batch_id) "
+                    "from ops.rejected_rows limit 3")
+        assert one(con, "select count(*) from stage.rejected_events "
+                        "where batch_id = 'late-batch'") == 3
+    finally:
+        con.execute("rollback")
+    [model] = [m for m in transform.discover() if m.name == "stage.rejected_events"]
+    before = _contents(con, "stage.rejected_events")
+    con.execute("drop view stage.rejected_events")
+    con.execute("create table stage.rejected_events as from ops.rejected_rows limit 0")
+    transform.build_together(con, [model], [], settings, gate=lambda: None)
+    assert one(con, views) == 1
+    assert _contents(con, "stage.rejected_events") == before
+    from clicklake import report  # `clicklake status` counts it with the tables
+    assert ("stage", "rejected_events", len(before)) in report.status(con)["rows per table"][1]
+
+
+def test_a_view_model_takes_no_parameters_and_no_partition(tmp_path):
+    path = tmp_path / "stage" / "odd.sql"
+    path.parent.mkdir()
+    path.write_text("-- stage.odd: one row per day\n-- materialized: view\n"
+                    "-- partition: day\nselect current_date as day\n")
+    with pytest.raises(ValueError, match="a view has no partition"):
+        transform.parse_model(path)
+    path.write_text("-- stage.odd: one row\n-- materialized: table\nselect 1 as x\n")
+    with pytest.raises(ValueError, match="materialized can only be view"):
+        transform.parse_model(path)
 
 
 def test_an_error_check_fails_the_run_by_name_and_keeps_the_last_good_marts(tmp_path):

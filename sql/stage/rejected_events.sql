@@ -1,4 +1,5 @@
 -- stage.rejected_events: one row per source line that never became a raw row, with why.
+-- materialized: view
 -- Lines that were not JSON objects (rejected at extract) and lines that lacked a required field
 -- or whose value did not cast (rejected at load), for every stream; duplicates are not
 -- rejections (stage keeps the first copy) and are counted by the reconciliation check instead.
@@ -11,6 +12,8 @@
 -- column batch_id: the load batch that rejected it
 -- column rejected_at: when it was rejected
 -- column rejected_date: the day it was rejected (UTC)
+-- A view over ops.rejected_rows, so it is current as soon as a load commits and costs nothing
+-- to keep: rebuilt as a table it copied every rejected line of the history each hour.
 
 with
 
