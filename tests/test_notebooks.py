@@ -112,6 +112,8 @@ def test_the_raw_notebook_shows_every_stream_reconciled_and_charts_events_per_ho
     assert "False" not in ledger  # every stream's rows_in = loaded + rejected
     events = con.execute("select count(*) from raw.browser_events").fetchone()[0]
     assert f"{events} raw browser events in {HOURS} hours" in text
+    layers = _text(_cell(cells, "from duckdb_tables()"))
+    assert "rejected_events" in layers  # a view, listed with the tables
     assert _has_image(cells)
     # a rejected line that is HTML is shown as its text, escaped, not rendered or stripped
     html = "".join(out.get("data", {}).get("text/html", "")
