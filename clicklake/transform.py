@@ -88,8 +88,12 @@ def parse_model(path: Path, only: Collection[str] | None = None) -> Model:
             model.columns[arg] = value
         elif key == "union":
             union = True
-    if model.view and (model.partition or model.unique_key or union):
-        raise ValueError(f"{path}: a view has no partition, unique_key or union")
+    if model.view:
+        # a view is not rebuilt per run, so it can take none of a run's days or settings
+        used = sorted(bound(sql, _params([], Settings())))
+        if model.partition or model.unique_key or union or used:
+            raise ValueError(f"{path}: a view has no partition, unique_key, union or runner "
+                             f"parameter{' ($' + ', $'.join(used) + ')' if used else ''}")
     if union:
         unit_file = f"{model.schema}/{path.name}"
         columns = [c for c in model.columns if c != "source_format"]
@@ -249,8 +253,6 @@ def _rebuild_sql(
     if model.view:
         # a view is always current: nothing to rebuild (a table of its name, from a version
         # before it was a view, goes first)
-        if used:
-            raise ValueError(f"a view cannot use the runner's parameters ({', '.join(used)})")
         if exists:
             con.execute(f"drop table {model.name}")
         con.execute(f"create or replace view {model.name} as {body}")

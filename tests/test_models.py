@@ -236,6 +236,10 @@ def test_a_view_model_takes_no_parameters_and_no_partition(tmp_path):
                     "-- partition: day\nselect current_date as day\n")
     with pytest.raises(ValueError, match="a view has no partition"):
         transform.parse_model(path)
+    path.write_text("-- stage.odd: one row per day\n-- materialized: view\n"
+                    "select * from stage.events where event_date = $first_day\n")
+    with pytest.raises(ValueError, match=r"runner parameter \(\$first_day\)"):
+        transform.parse_model(path)
     path.write_text("-- stage.odd: one row\n-- materialized: table\nselect 1 as x\n")
     with pytest.raises(ValueError, match="materialized can only be view"):
         transform.parse_model(path)

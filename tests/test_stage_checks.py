@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import pytest
 
-from clicklake import checks, pipeline, sources
+from clicklake import checks, dashboard, pipeline, sources
 from clicklake.config import load_settings
 from clicklake.generate import generate
 from clicklake.lake import connect
@@ -188,3 +188,18 @@ def test_a_check_over_every_format_reads_only_the_formats_with_data(tracker, ga4
             assert table in sql and not any(t in sql for t in others), (fmt, check.name)
             assert all(t in check.sql for t in others)  # every format when not told which
             assert check.query(["no such format"]) is None  # nothing to read: no rows
+
+
+@pytest.mark.parametrize("broken", ["tracker"], indirect=True)
+def test_the_runner_and_the_history_page_never_touch_another_formats_raw_tables(broken):
+    """With the GA formats' raw tables gone (inside the rolled-back transaction), the stage
+    checks and the History page's files still answer on a tracker lake: neither names them."""
+    con, settings = broken
+    con.execute("drop table raw.ga4_events")
+    con.execute("drop table raw.ga_sessions")
+    results = checks.evaluate(con, settings, checks.discover(layer="stage"), [DAY],
+                              HOUR + timedelta(hours=1))
+    assert {r.name for r in results} >= {"events_disagree", "raw_reconciles"}
+    assert [r.name for r in results if not r.passed] == []
+    files = dashboard.day_history(con, DAY, settings.timezone).files
+    assert len(files) > 0 and files["raw_events"].sum() > 0
