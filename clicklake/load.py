@@ -235,7 +235,12 @@ def _parsed(columns: list[Column], rule: EventTime | None = None) -> str:
             unfit.append(f"({bad})")
         if rule and c.name == rule.column:
             reasons.append(rule.reason(cast, "$latest"))
-    has_unmapped = " or ".join([f"not list_has_all([{known}], json_keys(line))", *unfit])
+    # a field the contract does not know, or a key given twice (the typed column holds its
+    # first value: the line keeps both), or a value that does not cast: the line is kept whole
+    has_unmapped = " or ".join([
+        f"not list_has_all([{known}], json_keys(line))",
+        "len(json_keys(line)) > len(list_distinct(json_keys(line)))", *unfit,
+    ])
     return f"""
         select
             line_no,

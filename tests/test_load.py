@@ -165,13 +165,19 @@ def test_a_dense_file_loads_the_same_rows_as_one_read_line_by_line(lake):
 
 def test_a_line_that_repeats_a_key_is_loaded_not_lost(lake):
     settings, con = lake
+    twice = '{"click_id": "c4", "os_name": "iOS", "os_name": "Linux"}'
     _land(settings, con, "device_events", [
         {"click_id": "c1"}, '{"click_id": "c2", "os": "iOS", "os": "Linux"}', {"click_id": "c3"},
+        twice,
     ])
     result = load_stream(con, "device_events", "run1")
-    assert (result.rows_in, result.rows_loaded, result.rows_rejected) == (3, 3, 0)
-    rows = con.execute("select click_id, _line_no from raw.device_events order by 2").fetchall()
-    assert rows == [("c1", 1), ("c2", 2), ("c3", 3)]
+    assert (result.rows_in, result.rows_loaded, result.rows_rejected) == (4, 4, 0)
+    rows = con.execute("select click_id, _line_no, os_name, _unmapped::varchar "
+                       "from raw.device_events order by 2").fetchall()
+    assert [r[:2] for r in rows] == [("c1", 1), ("c2", 2), ("c3", 3), ("c4", 4)]
+    # a known field given twice: its column holds the first value, the line keeps both
+    assert rows[3][2] == "iOS" and "Linux" in rows[3][3]
+    assert rows[0][3] is None and rows[2][3] is None
 
 
 def test_a_load_leaves_no_data_file_the_lake_does_not_know(lake):
