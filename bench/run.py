@@ -468,7 +468,7 @@ def bench_history(run: Runner, a, work: Path, res: dict, dashboard: bool,
                                landing=str(data / f"landing_{days}d"), reps=a.query_reps)
 
 
-SECTIONS = ("load", "hour", "empty", "profile", "ga4", "scale", "day", "history", "dashboard")
+SECTIONS = report.SECTIONS
 
 
 def _merged(old: dict, new: dict) -> dict:

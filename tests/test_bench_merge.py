@@ -25,3 +25,14 @@ def test_kept_sections_name_their_own_run_through_several_merges():
         " Kept from earlier runs (`--merge`): load from 2026-01-01 10:00; "
         "hour from 2026-01-01 11:00.")
     assert _merged({"started": "t"}, third) is third  # nothing to keep
+
+
+def test_a_scale_run_merged_into_a_whole_run_names_its_pairs_not_the_whole_runs_repetitions():
+    whole = {"started": "2026-01-01T10:00:00", "config": {"reps": 3}, "load": {"x": 1},
+             "hour": {"x": 2}, "disk_mib": {}}
+    scale = {"started": "2026-01-01T11:00:00", "config": {"reps": 9},
+             "scale": {"reps": 3}, "disk_mib": {}}
+    assert report._repetitions(whole) == "3 repetitions"
+    assert report._repetitions(_merged(whole, scale)) == "3 pair(s) of the scale hour"
+    # a whole run that also measured the scale hour counts its repetitions
+    assert report._repetitions({**whole, "scale": {"reps": 1}}) == "3 repetitions"
