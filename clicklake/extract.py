@@ -136,8 +136,11 @@ def unsafe_key(uri: str, folder: str) -> str | None:
     A key is only a name on S3, but a URL built from one is normalised by the client: a key
     with `..` segments under this bucket's stream folder would GET an object of another folder,
     or another bucket, with the pipeline's own credentials. Such keys, keys with empty or `.`
-    segments (`//`, a leading `/`) or backslashes, and keys outside the folder are refused:
-    reported, never read, never landed.
+    segments (`//`, a leading `/`) or backslashes, keys with a control character (a newline
+    in a name forges log lines and breaks every listing that prints it), keys outside the
+    folder and, in a local folder, symbolic links to a file outside it (the lake would read
+    `/etc/passwd` and keep its lines as rejected rows) are refused: reported, never read,
+    never landed.
     """
     prefix = folder.rstrip("/") + "/"
     if not uri.startswith(prefix):
@@ -149,6 +152,10 @@ def unsafe_key(uri: str, folder: str) -> str | None:
         return "an empty or '.' segment"
     if "\\" in uri:
         return "a backslash"
+    if any(ord(c) < 32 or ord(c) == 127 for c in uri):
+        return "a control character"
+    if not is_s3(uri) and not Path(uri).resolve().is_relative_to(Path(folder).resolve()):
+        return "a link to a file outside its stream's folder"
     return None
 
 
@@ -618,7 +625,7 @@ def extract_stream(
     for obj in objects:
         why = unsafe_key(obj.uri, folder)
         if why:
-            log.warning("%s: key refused, never read: %s", obj.uri, why)
+            log.warning("%r: key refused, never read: %s", obj.uri, why)
             result.refused.append((obj.uri, why))
         elif (obj.uri, obj.etag, obj.size) in landed:
             result.skipped += 1

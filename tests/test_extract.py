@@ -184,6 +184,40 @@ def test_folder_paths_are_judged_like_keys():
     assert unsafe_key("/srv/source/browser_events_old/a.jsonl", folder) == (
         "outside its stream's folder")
     assert unsafe_key(f"{folder}/date=2024-03-01\\..\\a.jsonl", folder) == "a backslash"
+    assert unsafe_key(f"{folder}/date=2024-03-01/a\nb.jsonl", folder) == "a control character"
+    assert unsafe_key(f"s3://b/{folder}/date=2024-03-01/a\x7f.jsonl", f"s3://b/{folder}") == (
+        "a control character")
+
+
+def test_a_link_out_of_a_local_stream_folder_or_a_name_with_a_newline_is_refused_and_never_read(
+        tmp_path):
+    from clicklake import pipeline
+
+    settings = load_settings({"CLICKLAKE_HOME": str(tmp_path / "home"),
+                              "CLICKLAKE_ENV_FILE": "/none"})
+    hour = "browser_events/date=2024-03-01/hour=00"
+    good = _drop(settings, f"{hour}/part-0.jsonl", LINES[0], "plain")
+    secret = tmp_path / "secret.jsonl"  # outside the source folder: a user's file
+    secret.write_text(LINES[1] + "\n")
+    (good.parent / "part-1.jsonl").symlink_to(secret)
+    (good.parent / "part-2.jsonl").symlink_to(good)  # a link within the folder is a file of it
+    _drop(settings, f"{hour}/part\n3.jsonl", LINES[1], "plain")
+    con = connect(settings=settings)
+    try:
+        [(res, secs)] = pipeline.extract(con, settings, H0, H1, "r1", ("browser_events",)).values()
+        refused = {key.rsplit("/", 1)[1]: why for key, why in res.refused}
+        assert refused == {"part-1.jsonl": "a link to a file outside its stream's folder",
+                           "part\n3.jsonl": "a control character"}
+        assert sorted(f.source.uri.rsplit("/", 1)[1] for f in res.landed) == [
+            "part-0.jsonl", "part-2.jsonl"]
+        assert "2 unsafe keys refused (never read)" in pipeline.extract_step(
+            "browser_events", res, secs).message
+        # nothing of the linked file reached the lake, not even as a rejected line
+        read = con.execute("select count(*) from ops.landed_files where source_uri like "
+                           "'%part-1%' or source_uri like '%3.jsonl'").fetchone()[0]
+        assert read == 0
+    finally:
+        con.close()
 
 
 def test_a_file_that_cannot_be_read_is_rejected_whole_and_the_other_streams_load(tmp_path):
