@@ -113,7 +113,7 @@ def evaluate(
     params = {"days": days, "tz": settings.timezone, "run_end": run_end,
               "first_day": min(days) if days else None,
               "last_day": max(days) if days else None, "sources": sources.as_json()}
-    formats = (sources.loaded(con) or None) if any(c.union for c in checks) else None
+    formats = sources.to_read(con) if any(c.union for c in checks) else None
     results = []
     for check in checks:
         sql = check.query(formats)

@@ -250,7 +250,7 @@ def query_sql(con: duckdb.DuckDBPyConnection, name: str) -> str:
     if name not in _unions():
         return queries()[name]
     own, file = _unions()[name]
-    return sources.with_union(own, file, name, only=sources.loaded(con) or None) or queries()[name]
+    return sources.with_union(own, file, name, only=sources.to_read(con)) or queries()[name]
 
 
 def run(con: duckdb.DuckDBPyConnection, name: str, **params: object) -> pd.DataFrame:

@@ -279,7 +279,7 @@ def build_stage(
     else:
         days = transform.affected_days(con, batches, settings)
     # only the formats with data: one a shop does not use costs nothing per hour
-    stage = [m for m in transform.discover(only=sources.loaded(con) or None)
+    stage = [m for m in transform.discover(only=sources.to_read(con))
              if m.schema in transform.STAGE]
     # one transaction for all of stage: readers never see half of a rebuild, and one commit
     # costs less than one per model

@@ -112,6 +112,12 @@ def loaded(con) -> set[str]:
     return {unit.name for unit in formats() if streams & set(unit.streams)}
 
 
+def to_read(con) -> set[str] | None:
+    """The formats a query over every source format reads on this lake: those with data
+    (`loaded`), or None, every format, on a lake that has loaded nothing yet."""
+    return loaded(con) or None
+
+
 def raw_ddl() -> list[Path]:
     """The raw DDL files of every unit (one table per stream)."""
     return [unit.path / "raw" / f"{s}.sql" for unit in formats() for s in unit.streams]
